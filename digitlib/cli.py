@@ -1,0 +1,147 @@
+"""Command line: ``python -m digitlib train|evaluate|read``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .checkpoint import CheckpointError
+from .data import DATA_ENV_VAR, DataUnavailableError
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=None, help=f"MNIST folder (default: ${DATA_ENV_VAR} or a per-user cache)")
+    p.add_argument("--no-download", action="store_true", help="never download MNIST; fail if it is missing")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m digitlib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on MNIST")
+    t.add_argument("--arch", default="digitnet", choices=["digitnet", "seednet"])
+    t.add_argument("--epochs", type=int, help="default: the architecture's recipe (digitnet 15, seednet 5)")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float, help="peak learning rate")
+    t.add_argument("--optimizer", choices=["sgd", "adamw"])
+    t.add_argument("--no-augment", action="store_true", help="train on MNIST as it is")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only")
+    t.add_argument("--out", default="runs/model.pt", help="checkpoint file, written each epoch and on stop")
+    t.add_argument("--resume", metavar="CHECKPOINT", help="continue an unfinished run")
+    t.add_argument("--init-from", metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    _add_data_args(t)
+
+    e = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix")
+    e.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    _add_data_args(e)
+
+    r = sub.add_parser("read", help="read the number in one or more images")
+    r.add_argument("images", nargs="+")
+    r.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    r.add_argument("--verbose", "-v", action="store_true", help="print each digit with its confidence")
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .training import EpochEvent, recipe, train
+
+    cfg = recipe(args.arch)
+    for name in ("epochs", "batch_size", "lr", "optimizer", "seed", "limit"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(cfg, name, value)
+    cfg.augment = cfg.augment and not args.no_augment
+    cfg.data_dir, cfg.download, cfg.device = args.data, not args.no_download, args.device
+
+    # Ctrl-C asks the loop to stop after the current step; it then saves a resumable checkpoint.
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    bar = None
+
+    def on_event(event) -> None:
+        nonlocal bar
+        if isinstance(event, EpochEvent):
+            bar.close()
+            bar = None
+            print(
+                f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
+                f"test accuracy {event.test_accuracy:.2%}  ({event.elapsed_s:.0f} s)",
+                flush=True,
+            )
+            return
+        if bar is None:
+            bar = tqdm(total=event.steps_per_epoch, desc=f"epoch {event.epoch}", unit="step", leave=False,
+                       initial=event.epoch_step - min(event.epoch_step, cfg.log_every))
+        bar.update(event.epoch_step - bar.n)
+        bar.set_postfix(loss=f"{event.train_loss:.3f}", lr=f"{event.lr:.4f}", img_s=f"{event.images_per_s:.0f}")
+
+    result = train(cfg, args.out, on_event=on_event, stop=stop, resume=args.resume, init_from=args.init_from)
+    if bar is not None:
+        bar.close()
+    if result.stopped:
+        print(f"stopped at step {result.step}; resume with: python -m digitlib train --resume {result.checkpoint}")
+    else:
+        acc = f"{result.test_accuracy:.2%}" if result.test_accuracy is not None else "n/a"
+        print(f"done: {result.epochs_done} epochs, test accuracy {acc}, saved {result.checkpoint}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .data import load_mnist
+    from .training import evaluate
+
+    loaded = load_model(args.model)
+    test = load_mnist(train=False, root=args.data, download=not args.no_download)
+    loss, accuracy, per_class, confusion = evaluate(loaded.model, test, "cpu", loaded.mean, loaded.std)
+    print(f"model: {loaded.path} ({loaded.arch})")
+    print(f"test accuracy: {accuracy:.2%} ({round(accuracy * len(test))}/{len(test)}), test loss {loss:.4f}")
+    print("per-class accuracy: " + "  ".join(f"{d}: {a:.2%}" for d, a in enumerate(per_class)))
+    print("confusion matrix (rows: true digit, columns: predicted):")
+    print("      " + "".join(f"{d:>6}" for d in range(10)))
+    for d, row in enumerate(confusion.tolist()):
+        print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from .recognizer import Recognizer
+
+    recognizer = Recognizer(args.model)
+    status = 0
+    for path in args.images:
+        try:
+            reading = recognizer.read(path)
+        except ValueError as exc:
+            print(f"{path}: error: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{path}\t{reading.text or '-'}\t{reading.confidence:.2f}")
+        if args.verbose:
+            for i, d in enumerate(reading.digits, 1):
+                top = ", ".join(f"{lab}:{p:.2f}" for lab, p in d.top3)
+                print(f"  digit {i}: {d.label} ({d.confidence:.2f})  box {d.box}  top-3 {top}")
+        for w in reading.warnings:
+            print(f"  note: {w}")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "read": cmd_read}
+    try:
+        return commands[args.command](args)
+    except (DataUnavailableError, CheckpointError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

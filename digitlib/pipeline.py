@@ -1,0 +1,193 @@
+"""The reading pipeline: a list of named stages from a photo to classified digits.
+
+Each stage is a function ``stage(work) -> image`` that advances a ``Work`` record
+by calling the pure functions of ``preprocess`` and ``segment``, and returns the
+image that shows what it did. ``run_pipeline`` runs them in order and collects
+``(name, image)`` pairs, so a viewer can show every stage without knowing what
+any of them does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from . import preprocess as pre
+from . import segment as seg
+
+MAX_DIGITS = 80  # more marks than this is a page of text or noise, not a number
+
+
+@dataclass
+class FoundDigit:
+    box_original: tuple[int, int, int, int]  # (x, y, w, h) in the original image
+    mnist: np.ndarray  # uint8 (28, 28)
+    row: int
+
+
+@dataclass
+class PipelineResult:
+    digits: list[FoundDigit]
+    probs: np.ndarray  # float32 (N, 10)
+    stages: list[tuple[str, np.ndarray]]
+    warnings: list[str]
+    image_rgb: np.ndarray
+    scale: float  # working size / original size
+
+
+@dataclass
+class Work:
+    """What the stages hand to each other."""
+
+    source: object
+    options: object  # recognizer.ReadOptions
+    classify: seg.Classify
+    warnings: list[str] = field(default_factory=list)
+    bgr: np.ndarray | None = None  # working-size photo
+    scale: float = 1.0
+    grey: np.ndarray | None = None
+    background: np.ndarray | None = None
+    polarity: str = "dark"
+    ink: np.ndarray | None = None
+    binary: np.ndarray | None = None
+    clean: np.ndarray | None = None
+    blobs: list[seg.Blob] = field(default_factory=list)
+    digit_height: float = 0.0
+    probs: np.ndarray | None = None
+
+
+def stage_decode(w: Work) -> np.ndarray:
+    bgr, notes = pre.load_image(w.source)
+    w.warnings += notes
+    h, wd = bgr.shape[:2]
+    w.scale = pre.working_scale(h, wd, w.options.max_side)
+    if w.scale < 1:
+        w.warnings.append(f"The {wd}x{h} image was downscaled to {round(wd * w.scale)}x{round(h * w.scale)} for reading.")
+    w.bgr = pre.resize_by(bgr, w.scale)
+    return cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
+
+
+def stage_grey(w: Work) -> np.ndarray:
+    w.grey = pre.to_grey(w.bgr)
+    return w.grey
+
+
+def stage_background(w: Work) -> np.ndarray:
+    w.background = pre.estimate_background(w.grey)
+    return w.background
+
+
+def stage_flatten(w: Work) -> np.ndarray:
+    polarity = w.options.polarity
+    w.polarity = pre.detect_polarity(w.grey, w.background) if polarity == "auto" else polarity
+    w.ink = pre.ink_map(w.grey, w.background, w.polarity)
+    return w.ink
+
+
+def stage_binarise(w: Work) -> np.ndarray:
+    w.binary = pre.binarise(w.ink)
+    return pre.mask_to_image(w.binary)
+
+
+def stage_clean(w: Work) -> np.ndarray:
+    h, wd = w.binary.shape
+    # Ruled and grid lines cross the whole page: remove them first, since they
+    # join everything they touch into one component. A digit's stroke is never
+    # that long, not even a "1" filling a single-digit crop from top to bottom.
+    mask, _ = pre.remove_long_lines(w.binary, 0.6 * wd, 0.9 * h)
+    # Then lines much longer than a digit is tall: underlines, table borders.
+    digit_h = seg.typical_height(seg.find_blobs(mask)) or h
+    mask, _ = pre.remove_long_lines(mask, 2.2 * digit_h, 2.2 * digit_h)
+    mask = pre.remove_border_blobs(mask)
+    w.clean = pre.remove_specks(mask, max(6, int(0.0002 * h * wd)))
+    return pre.mask_to_image(w.clean)
+
+
+def stage_boxes(w: Work) -> np.ndarray:
+    blobs = seg.find_blobs(w.clean)
+    if len(blobs) > 4 * MAX_DIGITS:
+        blobs = sorted(blobs, key=lambda b: b.area, reverse=True)[: 4 * MAX_DIGITS]
+    w.digit_height = seg.typical_height(blobs)
+    blobs = seg.merge_broken_strokes(blobs, w.digit_height)
+    w.digit_height = seg.typical_height(blobs)
+    min_h = w.options.min_digit_height * w.scale if w.options.min_digit_height else 0
+    blobs = seg.drop_separators(blobs, w.digit_height, min_h)
+    digit_width = seg.typical_width(blobs, w.digit_height)
+    split: list[seg.Blob] = []
+    for b in blobs:
+        split += seg.split_touching(b, w.ink, w.digit_height, digit_width, w.classify)
+    if len(split) > MAX_DIGITS:
+        w.warnings.append(f"Found {len(split)} marks; reading only the {MAX_DIGITS} largest.")
+        split = sorted(split, key=lambda b: b.area, reverse=True)[:MAX_DIGITS]
+    rows = seg.group_rows(split)
+    w.blobs = [b for row in rows for b in row]
+    return _draw_candidates(w)
+
+
+def stage_mnist(w: Work) -> np.ndarray:
+    for b in w.blobs:
+        b.mnist = seg.blob_to_mnist(b, w.ink)
+    if not w.blobs:
+        w.probs = np.zeros((0, 10), np.float32)
+        return np.zeros((28, 28), np.uint8)
+    _, w.probs = w.classify(np.stack([b.mnist for b in w.blobs]))
+    return montage([b.mnist for b in w.blobs])
+
+
+STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
+    ("1. Photo (upright, working size)", stage_decode),
+    ("2. Grey", stage_grey),
+    ("3. Paper background (estimated light)", stage_background),
+    ("4. Ink, light flattened (MNIST polarity)", stage_flatten),
+    ("5. Binarised", stage_binarise),
+    ("6. Cleaned (lines, specks, edges removed)", stage_clean),
+    ("7. Digit boxes and rows", stage_boxes),
+    ("8. MNIST-style 28x28 digits", stage_mnist),
+]
+
+
+def run_pipeline(image, options, classify: seg.Classify) -> PipelineResult:
+    """Run every stage on ``image``; ValueError if it is not a readable image."""
+    work = Work(source=image, options=options, classify=classify)
+    stages = []
+    for name, stage in STAGES:
+        stages.append((name, stage(work)))
+    if work.polarity == "light" and options.polarity == "auto":
+        work.warnings.append("Light strokes on a dark background were detected (MNIST polarity).")
+    digits = [
+        FoundDigit(
+            box_original=_to_original(b.box, work.scale),
+            mnist=b.mnist,
+            row=b.row,
+        )
+        for b in work.blobs
+    ]
+    return PipelineResult(digits, work.probs, stages, work.warnings,
+                          cv2.cvtColor(work.bgr, cv2.COLOR_BGR2RGB), work.scale)
+
+
+def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    return (int(round(x / scale)), int(round(y / scale)), max(1, int(round(w / scale))), max(1, int(round(h / scale))))
+
+
+def _draw_candidates(w: Work) -> np.ndarray:
+    out = cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
+    thickness = max(1, round(max(out.shape[:2]) / 400))
+    for b in w.blobs:
+        colour = pre.BOX_COLOURS[b.row % len(pre.BOX_COLOURS)]
+        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, thickness)
+    return out
+
+
+def montage(digits: list[np.ndarray], zoom: int = 3, gap: int = 4) -> np.ndarray:
+    """A row of 28x28 digits side by side, enlarged, on a grey strip (uint8 grey)."""
+    size = 28 * zoom
+    out = np.full((size + 2 * gap, len(digits) * (size + gap) + gap), 90, np.uint8)
+    for i, d in enumerate(digits):
+        x = gap + i * (size + gap)
+        out[gap : gap + size, x : x + size] = cv2.resize(d, (size, size), interpolation=cv2.INTER_NEAREST)
+    return out

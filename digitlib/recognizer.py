@@ -1,0 +1,158 @@
+"""``Recognizer``: the package's front door. ``classify`` 28x28 digits, ``read`` whole photos."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import load_model
+from .model import fuse_for_inference
+
+
+@dataclass
+class ReadOptions:
+    """The few knobs that rescue a bad photo; the defaults suit most photos and scans.
+
+    polarity: "auto", "dark" (dark ink on light paper) or "light" (light strokes
+    on a dark background, like MNIST). min_digit_height: ignore marks shorter than
+    this many pixels of the working image (0: automatic). max_side: larger images
+    are downscaled so their longer side is this many pixels. uncertain_below: a
+    digit whose confidence is lower gets a warning.
+    """
+
+    polarity: str = "auto"
+    min_digit_height: int = 0
+    max_side: int = 1600
+    uncertain_below: float = 0.80
+
+    def __post_init__(self) -> None:
+        if self.polarity not in ("auto", "dark", "light"):
+            raise ValueError(f"polarity must be 'auto', 'dark' or 'light', not {self.polarity!r}")
+        if self.min_digit_height < 0 or self.max_side < 64:
+            raise ValueError("min_digit_height must be >= 0 and max_side >= 64")
+
+
+@dataclass
+class DigitReading:
+    """One digit found in the image."""
+
+    label: int
+    confidence: float  # probability of ``label``
+    top3: list[tuple[int, float]]  # best three (label, probability), best first
+    box: tuple[int, int, int, int]  # (x, y, width, height) in the original image's pixels
+    image: np.ndarray  # uint8 (28, 28), MNIST polarity: what the classifier saw
+    row: int = 0  # index of the text row the digit belongs to, top to bottom
+
+
+@dataclass
+class Reading:
+    """The result of ``Recognizer.read``."""
+
+    text: str  # digits left to right; rows joined by "\n"; "" when none
+    digits: list[DigitReading]
+    confidence: float  # product of the digits' confidences (0.0 when there are none)
+    warnings: list[str]
+    stages: list[tuple[str, np.ndarray]]  # (name, uint8 image) of every step, in order
+    image: np.ndarray | None = None  # the decoded photo, RGB uint8, at working size
+    scale: float = 1.0  # working size / original size
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> list[str]:
+        return self.text.split("\n") if self.text else []
+
+    def annotated(self) -> np.ndarray:
+        """The photo (RGB uint8, working size) with each digit's box and label drawn on it."""
+        from .preprocess import draw_boxes
+
+        if self.image is None:
+            raise ValueError("this reading has no image to draw on")
+        return draw_boxes(self.image, self.digits, self.scale)
+
+
+def _softmax_top3(probs: np.ndarray) -> list[list[tuple[int, float]]]:
+    order = np.argsort(-probs, axis=1)[:, :3]
+    return [[(int(j), float(p[j])) for j in row] for row, p in zip(order, probs)]
+
+
+class Recognizer:
+    """Reads handwritten numbers with a trained model.
+
+    ``model_path=None`` loads the model that ships with the package.
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None) -> None:
+        self.loaded = load_model(model_path)
+        self.model = fuse_for_inference(self.loaded.model).to(memory_format=torch.channels_last)
+
+    @property
+    def model_path(self) -> Path:
+        return self.loaded.path
+
+    @property
+    def meta(self) -> dict:
+        return self.loaded.meta
+
+    def classify(self, digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Classify MNIST-like digits in one batched forward pass.
+
+        digits: uint8 ``(N, 28, 28)``, white digit on black, MNIST geometry.
+        Returns ``labels`` int64 ``(N,)`` and ``probs`` float32 ``(N, 10)``.
+        """
+        if not isinstance(digits, np.ndarray):
+            raise ValueError(f"digits must be a numpy array, not {type(digits).__name__}")
+        if digits.dtype != np.uint8:
+            raise ValueError(f"digits must be uint8, not {digits.dtype}")
+        if digits.ndim != 3 or digits.shape[1:] != (28, 28):
+            raise ValueError(f"digits must have shape (N, 28, 28), not {digits.shape}")
+        if len(digits) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 10), dtype=np.float32)
+        x = torch.from_numpy(np.ascontiguousarray(digits)).float().div_(255.0).unsqueeze_(1)
+        x = ((x - self.loaded.mean) / self.loaded.std).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            probs = torch.softmax(self.model(x), dim=1).numpy().astype(np.float32)
+        return probs.argmax(1).astype(np.int64), probs
+
+    def read(self, image, options: ReadOptions | None = None) -> Reading:
+        """Read the number(s) in a photo or scan.
+
+        image: a path, bytes of an encoded image (PNG, JPEG, BMP, TIFF, WebP), or a
+        numpy array (grey ``(H, W)``, BGR ``(H, W, 3)`` or BGRA ``(H, W, 4)``).
+        Raises ValueError for input that is not a readable image.
+        """
+        from .pipeline import run_pipeline
+
+        start = time.perf_counter()
+        options = options or ReadOptions()
+        result = run_pipeline(image, options, self.classify)
+        digits = []
+        for d, probs in zip(result.digits, result.probs):
+            top3 = _softmax_top3(probs[None])[0]
+            digits.append(DigitReading(
+                label=top3[0][0], confidence=top3[0][1], top3=top3,
+                box=d.box_original, image=d.mnist, row=d.row,
+            ))
+        rows: dict[int, str] = {}
+        for d in digits:
+            rows[d.row] = rows.get(d.row, "") + str(d.label)
+        text = "\n".join(rows[r] for r in sorted(rows))
+        warnings = list(result.warnings)
+        if not digits:
+            warnings.append("No digits were found in this image.")
+        for i, d in enumerate(digits, 1):
+            if d.confidence < options.uncertain_below:
+                alt = d.top3[1]
+                warnings.append(
+                    f"Digit {i} is uncertain: read as {d.label} ({d.confidence:.0%}), maybe {alt[0]} ({alt[1]:.0%})."
+                )
+        confidence = float(np.prod([d.confidence for d in digits])) if digits else 0.0
+        return Reading(
+            text=text, digits=digits, confidence=confidence, warnings=warnings,
+            stages=result.stages, image=result.image_rgb, scale=result.scale,
+            seconds=time.perf_counter() - start,
+        )

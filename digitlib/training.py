@@ -1,0 +1,304 @@
+"""Training on MNIST, in the spirit of PyTorch's ``examples/mnist/main.py``.
+
+The loop never prints. Progress goes out as events to a callback:
+``StepEvent`` every ``log_every`` steps and ``EpochEvent`` after each test pass.
+Stopping is cooperative: set ``stop`` (a ``threading.Event``) and the loop ends
+after the current step, saving a checkpoint that ``resume`` continues from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from . import __version__
+from .checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .data import Augmentation, MnistSplit, augment, load_mnist, normalise, to_model_input
+from .model import MNIST_MEAN, MNIST_STD, build_model
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; stored in its checkpoints."""
+
+    arch: str = "digitnet"
+    epochs: int = 15
+    batch_size: int = 128
+    lr: float = 0.08
+    optimizer: str = "sgd"  # "sgd" (Nesterov when momentum >= 0.9) or "adamw"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"  # "onecycle" or "constant"
+    augment: bool = True
+    seed: int = 1
+    limit: int | None = None  # train on the first N training images only
+    test_limit: int | None = None  # test on the first N test images only
+    data_dir: str | None = None
+    download: bool = True
+    log_every: int = 20
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def recipe(arch: str) -> TrainConfig:
+    """The default recipe of each architecture.
+
+    SeedNet gets the article's: SGD lr 0.01, momentum 0.5, batch 64, 5 epochs,
+    constant rate, no augmentation. DigitNet gets ours.
+    """
+    if arch.lower() == "seednet":
+        return TrainConfig(
+            arch="seednet", epochs=5, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.5,
+            weight_decay=0.0, schedule="constant", augment=False,
+        )
+    return TrainConfig(arch=arch.lower())
+
+
+@dataclass
+class StepEvent:
+    epoch: int  # 1-based
+    step: int  # global optimizer steps so far
+    epoch_step: int
+    steps_per_epoch: int
+    total_steps: int
+    samples_seen: int
+    train_loss: float  # mean over the steps since the last StepEvent
+    lr: float
+    images_per_s: float
+
+
+@dataclass
+class EpochEvent:
+    epoch: int
+    step: int
+    samples_seen: int
+    train_loss: float  # mean over the epoch
+    test_loss: float
+    test_accuracy: float  # fraction in [0, 1]
+    per_class_accuracy: list[float]
+    elapsed_s: float  # training time so far, across resumes
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    stopped: bool  # True if ended by the stop event before the last epoch
+    epochs_done: int
+    step: int
+    test_accuracy: float | None
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+            nesterov=cfg.momentum >= 0.9, weight_decay=cfg.weight_decay,
+        )
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose sgd or adamw")
+
+
+def make_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.2,
+            div_factor=20.0, final_div_factor=200.0,
+        )
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    raise ValueError(f"unknown schedule {cfg.schedule!r}; choose onecycle or constant")
+
+
+@torch.no_grad()
+def evaluate(model, test: MnistSplit, device, mean=MNIST_MEAN, std=MNIST_STD, batch_size=1000):
+    """Test loss, accuracy and per-class accuracy; also the confusion matrix (rows: true)."""
+    model.eval()
+    total_loss, confusion = 0.0, torch.zeros(10, 10, dtype=torch.long)
+    for i in range(0, len(test), batch_size):
+        x = to_model_input(test.images[i : i + batch_size], mean, std)
+        x = x.to(device, memory_format=torch.channels_last)
+        y = test.labels[i : i + batch_size].to(device)
+        logits = model(x)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        pred = logits.argmax(1)
+        confusion += torch.bincount((y * 10 + pred).cpu(), minlength=100).view(10, 10)
+    per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
+    accuracy = confusion.diag().sum().item() / max(1, len(test))
+    return total_loss / max(1, len(test)), accuracy, per_class, confusion
+
+
+def _epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
+    # The shuffle of each epoch depends only on (seed, epoch), so a resumed run
+    # replays exactly the batches it had not yet seen.
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+
+
+def train(
+    cfg: TrainConfig,
+    out: str | os.PathLike,
+    on_event: Callable[[StepEvent | EpochEvent], None] | None = None,
+    stop: threading.Event | None = None,
+    resume: str | os.PathLike | None = None,
+    init_from: str | os.PathLike | None = None,
+) -> TrainResult:
+    """Train ``cfg.arch`` on MNIST, writing a checkpoint to ``out`` each epoch and on stop.
+
+    ``resume``: a checkpoint of an unfinished run; its config and optimizer,
+    scheduler, RNG and history are restored and training continues where it
+    stopped (``cfg`` only supplies the data folder). ``init_from``: start from
+    these weights (same architecture) with a fresh optimizer, e.g. to fine-tune.
+    """
+    emit = on_event or (lambda event: None)
+    stop = stop or threading.Event()
+    state = load_checkpoint(resume) if resume else None
+    if state is not None:
+        data_dir, download = cfg.data_dir, cfg.download
+        cfg = TrainConfig.from_dict(state["train_args"])
+        cfg.data_dir, cfg.download = data_dir, download
+        if state.get("training_state") is None:
+            raise ValueError(f"{resume} holds no training state to resume from (finished or exported model)")
+
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    train_set = load_mnist(train=True, root=cfg.data_dir, download=cfg.download)
+    test_set = load_mnist(train=False, root=cfg.data_dir, download=cfg.download)
+    if cfg.limit:
+        train_set = MnistSplit(train_set.images[: cfg.limit], train_set.labels[: cfg.limit])
+    if cfg.test_limit:
+        test_set = MnistSplit(test_set.images[: cfg.test_limit], test_set.labels[: cfg.test_limit])
+
+    model = build_model(cfg.arch).to(device, memory_format=torch.channels_last)
+    if init_from:
+        model.load_state_dict(model_from_checkpoint(load_checkpoint(init_from), init_from).state_dict())
+    steps_per_epoch = max(1, len(train_set) // cfg.batch_size)  # drop the last partial batch
+    total_steps = steps_per_epoch * cfg.epochs
+    optimizer = make_optimizer(model, cfg)
+    scheduler = make_scheduler(optimizer, cfg, total_steps)
+    aug_gen = torch.Generator().manual_seed(cfg.seed)
+    history: dict[str, list[dict[str, Any]]] = {"steps": [], "epochs": []}
+    epoch, epoch_step, step, elapsed, test_accuracy = 1, 0, 0, 0.0, None
+
+    if state is not None:
+        model = model_from_checkpoint(state, resume).to(device, memory_format=torch.channels_last)
+        optimizer = make_optimizer(model, cfg)
+        scheduler = make_scheduler(optimizer, cfg, total_steps)
+        ts = state["training_state"]
+        optimizer.load_state_dict(ts["optimizer"])
+        scheduler.load_state_dict(ts["scheduler"])
+        torch.set_rng_state(ts["torch_rng"])
+        aug_gen.set_state(ts["aug_rng"])
+        epoch, epoch_step, step = ts["epoch"], ts["epoch_step"], state["step"]
+        elapsed, test_accuracy = state.get("train_seconds", 0.0), state.get("test_accuracy")
+        history = state.get("history") or history
+
+    def checkpoint(finished: bool) -> Path:
+        payload = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "arch": cfg.arch,
+            "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
+            "epochs_done": epoch - 1 if epoch_step == 0 else epoch - 1 + epoch_step / steps_per_epoch,
+            "epochs_planned": cfg.epochs,
+            "step": step,
+            "total_steps": total_steps,
+            "finished": finished,
+            "test_accuracy": test_accuracy,
+            "train_seconds": elapsed,
+            "train_samples": len(train_set),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "digitlib_version": __version__,
+            "train_args": cfg.to_dict(),
+            "history": history,
+            "training_state": None if finished else {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "aug_rng": aug_gen.get_state(),
+                "epoch": epoch,
+                "epoch_step": epoch_step,
+            },
+        }
+        return save_checkpoint(payload, out)
+
+    aug = Augmentation()
+    while epoch <= cfg.epochs:
+        # ---- one epoch of training ----
+        model.train()
+        order = _epoch_order(cfg.seed, epoch, len(train_set))
+        window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+        epoch_loss, epoch_batches = 0.0, 0
+        while epoch_step < steps_per_epoch:
+            if stop.is_set():
+                path = checkpoint(finished=False)
+                return TrainResult(path, True, epoch - 1, step, test_accuracy, history)
+            idx = order[epoch_step * cfg.batch_size : (epoch_step + 1) * cfg.batch_size]
+            x = train_set.images[idx].float().div_(255.0).unsqueeze_(1)
+            if cfg.augment:
+                x = augment(x, aug_gen, aug)
+            x = normalise(x, MNIST_MEAN, MNIST_STD).to(device, memory_format=torch.channels_last)
+            y = train_set.labels[idx].to(device)
+
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+
+            step, epoch_step = step + 1, epoch_step + 1
+            window_loss, window_steps = window_loss + loss.item(), window_steps + 1
+            epoch_loss, epoch_batches = epoch_loss + loss.item(), epoch_batches + 1
+            if window_steps == cfg.log_every or epoch_step == steps_per_epoch:
+                seconds = time.perf_counter() - window_start
+                elapsed += seconds
+                event = StepEvent(
+                    epoch=epoch, step=step, epoch_step=epoch_step, steps_per_epoch=steps_per_epoch,
+                    total_steps=total_steps, samples_seen=step * cfg.batch_size,
+                    train_loss=window_loss / window_steps, lr=optimizer.param_groups[0]["lr"],
+                    images_per_s=window_steps * cfg.batch_size / max(seconds, 1e-9),
+                )
+                history["steps"].append(dataclasses.asdict(event))
+                emit(event)
+                window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+
+        # ---- test, then checkpoint ----
+        test_loss, test_accuracy, per_class, _ = evaluate(model, test_set, device)
+        event = EpochEvent(
+            epoch=epoch, step=step, samples_seen=step * cfg.batch_size,
+            train_loss=epoch_loss / max(1, epoch_batches), test_loss=test_loss,
+            test_accuracy=test_accuracy, per_class_accuracy=per_class, elapsed_s=elapsed,
+        )
+        history["epochs"].append(dataclasses.asdict(event))
+        epoch, epoch_step = epoch + 1, 0
+        path = checkpoint(finished=epoch > cfg.epochs)
+        emit(event)
+
+    return TrainResult(path, False, cfg.epochs, step, test_accuracy, history)

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from digitlib import Recognizer
+from digitlib.data import load_mnist
+
+
+def test_shipped_model_scores_at_least_99_6_on_mnist_test(recognizer, data_dir):
+    test = load_mnist(False, data_dir, download=False)
+    images, labels = test.images.numpy(), test.labels.numpy()
+    correct = 0
+    for i in range(0, len(images), 2500):
+        pred, probs = recognizer.classify(images[i : i + 2500])
+        correct += int((pred == labels[i : i + 2500]).sum())
+    assert correct / len(images) >= 0.996
+
+
+def test_classify_contract(recognizer, data_dir):
+    test = load_mnist(False, data_dir, download=False)
+    labels, probs = recognizer.classify(test.images[:32].numpy())
+    assert labels.shape == (32,) and labels.dtype == np.int64
+    assert probs.shape == (32, 10) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    assert (labels == probs.argmax(1)).all()
+    assert (labels == test.labels[:32].numpy()).mean() > 0.95
+    empty_labels, empty_probs = recognizer.classify(np.zeros((0, 28, 28), np.uint8))
+    assert empty_labels.shape == (0,) and empty_probs.shape == (0, 10)
+
+
+@pytest.mark.parametrize("bad", [
+    np.zeros((28, 28), np.uint8),
+    np.zeros((2, 28, 27), np.uint8),
+    np.zeros((2, 28, 28, 1), np.uint8),
+    np.zeros((2, 28, 28), np.float32),
+    [[0] * 28] * 28,
+])
+def test_classify_rejects_wrong_shape_or_dtype(recognizer, bad):
+    with pytest.raises(ValueError):
+        recognizer.classify(bad)
+
+
+def test_recognizer_loads_given_checkpoint(tmp_path):
+    from digitlib.checkpoint import CheckpointError
+
+    (tmp_path / "bad.pt").write_bytes(b"nope")
+    with pytest.raises(CheckpointError):
+        Recognizer(tmp_path / "bad.pt")

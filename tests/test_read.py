@@ -1,0 +1,305 @@
+"""Recognizer.read end to end, and each pipeline stage on constructed inputs."""
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import read_sample_labels
+from digitlib import preprocess as pre
+from digitlib import segment as seg
+from digitlib.data import load_mnist
+from digitlib.recognizer import ReadOptions
+
+
+@pytest.fixture(scope="module")
+def mnist_test(data_dir):
+    return load_mnist(False, data_dir, download=False)
+
+
+def digit_image(mnist_test, label: int, nth: int = 0) -> np.ndarray:
+    """A clear MNIST test digit of the given label (uint8 28x28, white on black)."""
+    idx = np.nonzero(mnist_test.labels.numpy() == label)[0][nth]
+    return mnist_test.images[idx].numpy()
+
+
+def paper(mnist_test, text: str, height=80, gap=20, overlap=0, pad=60, nth=0) -> np.ndarray:
+    """Dark-ink-on-white BGR page with `text` written in MNIST test digits ('.' is a dot, ' ' a gap)."""
+    cols = []
+    for ch in text:
+        if ch == ".":
+            dot = np.zeros((height, height // 4), np.uint8)
+            cv2.circle(dot, (height // 8, height - 10), max(3, height // 16), 255, -1)
+            cols.append(dot)
+        elif ch == " ":
+            cols.append(np.zeros((height, height), np.uint8))
+        else:
+            d = digit_image(mnist_test, int(ch), nth)
+            ys, xs = np.nonzero(d > 30)
+            d = d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+            w = max(4, round(d.shape[1] * height / d.shape[0]))
+            cols.append(cv2.resize(d, (w, height), interpolation=cv2.INTER_CUBIC))
+    total = sum(c.shape[1] for c in cols) + (gap - overlap) * (len(cols) - 1)
+    ink = np.zeros((height, max(total, 1)), np.uint8)
+    x = 0
+    for c in cols:
+        ink[:, x : x + c.shape[1]] = np.maximum(ink[:, x : x + c.shape[1]], c)
+        x += c.shape[1] + gap - overlap
+    ink = cv2.copyMakeBorder(ink, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    return cv2.cvtColor(255 - ink, cv2.COLOR_GRAY2BGR)
+
+
+# ---------------------------------------------------------------- real samples
+
+SAMPLES = read_sample_labels()
+
+
+@pytest.mark.parametrize("path,label,kind", SAMPLES, ids=[p.name for p, _, _ in SAMPLES])
+def test_reads_every_real_sample_exactly(recognizer, path, label, kind):
+    reading = recognizer.read(path)
+    assert reading.text == label
+    assert len(reading.digits) == len(label)
+    assert [d.label for d in reading.digits] == [int(c) for c in label]
+
+
+def test_reading_structure(recognizer, samples_dir):
+    path = samples_dir / "webcam-3450.png"
+    r = recognizer.read(path)
+    h, w = cv2.imread(str(path)).shape[:2]
+    xs = [d.box[0] for d in r.digits]
+    assert xs == sorted(xs)
+    for d in r.digits:
+        x, y, bw, bh = d.box
+        assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h and bh > 40
+        assert d.image.shape == (28, 28) and d.image.dtype == np.uint8
+        assert d.top3[0] == (d.label, d.confidence) and len(d.top3) == 3
+        assert d.top3[0][1] >= d.top3[1][1] >= d.top3[2][1]
+    assert 0 < r.confidence <= 1
+    names = [n for n, _ in r.stages]
+    assert len(names) >= 7 and len(set(names)) == len(names)
+    assert all(img.dtype == np.uint8 and img.ndim in (2, 3) for _, img in r.stages)
+    assert r.annotated().shape == r.image.shape
+
+
+# ---------------------------------------------------------------- formats and decoding
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".tiff", ".webp"])
+def test_every_format_from_bytes(recognizer, samples_dir, ext):
+    img = cv2.imread(str(samples_dir / "webcam-0869.png"))
+    ok, buf = cv2.imencode(ext, img)
+    assert ok
+    assert recognizer.read(buf.tobytes()).text == "0869"
+
+
+def test_arrays_grey_bgr_bgra(recognizer, samples_dir):
+    bgr = cv2.imread(str(samples_dir / "webcam-3450.png"))
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+    for img in (bgr, grey, bgra):
+        assert recognizer.read(img).text == "3450"
+
+
+def test_transparent_png_is_composited_on_white(recognizer, mnist_test):
+    page = paper(mnist_test, "47")
+    alpha = 255 - page[:, :, 0]  # ink opaque, paper transparent
+    bgra = np.dstack([np.zeros_like(alpha)] * 3 + [alpha])  # black ink everywhere, alpha shapes it
+    ok, buf = cv2.imencode(".png", bgra)
+    assert recognizer.read(buf.tobytes()).text == "47"
+
+
+def test_sixteen_bit_png(recognizer, mnist_test):
+    page16 = paper(mnist_test, "25").astype(np.uint16) * 257
+    ok, buf = cv2.imencode(".png", page16)
+    assert recognizer.read(buf.tobytes()).text == "25"
+
+
+def test_exif_orientation_is_applied(recognizer, mnist_test):
+    from PIL import Image
+
+    upright = cv2.cvtColor(paper(mnist_test, "386"), cv2.COLOR_BGR2RGB)
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # as a phone held sideways stores it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    out = io.BytesIO()
+    Image.fromarray(stored).save(out, format="JPEG", exif=exif, quality=95)
+    assert recognizer.read(out.getvalue()).text == "386"
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("data", [b"", b"hello, this is text not an image", b"\x00" * 1000])
+def test_non_images_raise_value_error(recognizer, data):
+    with pytest.raises(ValueError):
+        recognizer.read(data)
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_truncated_files_raise_value_error(recognizer, samples_dir, ext):
+    ok, buf = cv2.imencode(ext, cv2.imread(str(samples_dir / "webcam-3450.png")))
+    with pytest.raises(ValueError):
+        recognizer.read(buf.tobytes()[:200])
+
+
+def test_missing_path_and_wrong_type(recognizer, tmp_path):
+    with pytest.raises(ValueError, match="no such file"):
+        recognizer.read(tmp_path / "nope.png")
+    with pytest.raises(ValueError):
+        recognizer.read(12345)
+
+
+def test_blank_page_and_photo_of_nothing(recognizer):
+    blank = np.full((480, 640, 3), 235, np.uint8)
+    r = recognizer.read(blank)
+    assert r.text == "" and r.digits == [] and r.confidence == 0
+    assert any("No digits" in w for w in r.warnings)
+    rng = np.random.default_rng(0)
+    noise = np.clip(rng.normal(200, 6, (480, 640)), 0, 255).astype(np.uint8)
+    gradient = np.linspace(120, 230, 640, dtype=np.float32)[None, :].repeat(480, 0)
+    assert recognizer.read(np.clip(noise + gradient - 200, 0, 255).astype(np.uint8)).text == ""
+
+
+def test_huge_photo_is_downscaled_with_a_warning(recognizer, mnist_test):
+    page = paper(mnist_test, "709", height=1600, gap=400, pad=1200)
+    big = cv2.resize(page, (10000, 8000), interpolation=cv2.INTER_NEAREST)
+    ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    del big
+    r = recognizer.read(buf.tobytes())
+    assert r.text == "709"
+    assert any("downscaled" in w for w in r.warnings)
+    assert max(r.image.shape[:2]) <= ReadOptions().max_side
+    assert max(d.box[3] for d in r.digits) > 1000  # boxes are in the original's pixels
+
+
+# ---------------------------------------------------------------- what the pipeline handles
+
+def test_single_digit(recognizer, mnist_test):
+    assert recognizer.read(paper(mnist_test, "8")).text == "8"
+
+
+def test_white_on_black_both_ways(recognizer, mnist_test):
+    page = paper(mnist_test, "5931")
+    assert recognizer.read(page).text == "5931"
+    r = recognizer.read(255 - page)
+    assert r.text == "5931"
+    assert recognizer.read(255 - page, ReadOptions(polarity="light")).text == "5931"
+
+
+def test_separators_are_ignored(recognizer, mnist_test):
+    assert recognizer.read(paper(mnist_test, "12.50")).text == "1250"
+
+
+def test_wide_gap_is_still_one_number(recognizer, mnist_test):
+    assert recognizer.read(paper(mnist_test, "40  72")).text == "4072"
+
+
+def test_two_rows_top_to_bottom(recognizer, mnist_test):
+    top, bottom = paper(mnist_test, "314"), paper(mnist_test, "2718", nth=3)
+    width = max(top.shape[1], bottom.shape[1])
+    top = cv2.copyMakeBorder(top, 0, 0, 0, width - top.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    bottom = cv2.copyMakeBorder(bottom, 0, 0, 0, width - bottom.shape[1], cv2.BORDER_CONSTANT,
+                                value=(255, 255, 255))
+    r = recognizer.read(np.vstack([top, bottom]))
+    assert r.text == "314\n2718" and r.rows == ["314", "2718"]
+    assert {d.row for d in r.digits} == {0, 1}
+
+
+def test_slanted_baseline_stays_one_row(recognizer, mnist_test):
+    page = paper(mnist_test, "90210", pad=150)
+    h, w = page.shape[:2]
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.0)
+    slanted = cv2.warpAffine(page, rot, (w, h), borderValue=(255, 255, 255))
+    assert recognizer.read(slanted).text == "90210"
+
+
+def test_touching_pair_is_split(recognizer, mnist_test):
+    page = paper(mnist_test, "46", gap=0, overlap=6)
+    mask = pre.binarise(255 - page[:, :, 0])
+    assert len(seg.find_blobs(mask)) == 1, "the test needs the two digits to touch"
+    r = recognizer.read(page)
+    assert r.text == "46"
+
+
+def test_broken_digit_is_merged(recognizer, mnist_test):
+    page = paper(mnist_test, "5", height=120, nth=1)
+    ink = 255 - page[:, :, 0]
+    ys, xs = np.nonzero(ink > 128)
+    # cut the 5's top bar off the body with a horizontal white band
+    band = ys.min() + (ys.max() - ys.min()) // 4
+    page[band - 4 : band + 4, :] = 255
+    assert len(seg.find_blobs(pre.binarise(255 - page[:, :, 0]))) >= 2, "the test needs a broken 5"
+    assert recognizer.read(page).text == "5"
+
+
+def test_ruled_and_grid_lines_are_removed(recognizer, mnist_test):
+    page = paper(mnist_test, "3057", pad=80)
+    h, w = page.shape[:2]
+    for y in range(10, h, 45):
+        cv2.line(page, (0, y), (w, y), (150, 120, 90), 2)
+    for x in range(10, w, 45):
+        cv2.line(page, (x, 0), (x, h), (150, 120, 90), 1)
+    assert recognizer.read(page).text == "3057"
+
+
+def test_uneven_light_is_flattened(recognizer, mnist_test):
+    page = paper(mnist_test, "8642").astype(np.float32)
+    h, w = page.shape[:2]
+    light = np.linspace(0.35, 1.0, w, dtype=np.float32)[None, :, None] * np.linspace(0.7, 1.0, h)[:, None, None]
+    dim = np.clip(page * light, 0, 255).astype(np.uint8)
+    assert recognizer.read(dim).text == "8642"
+
+
+# ---------------------------------------------------------------- stages on constructed inputs
+
+def test_background_follows_the_light_not_the_ink():
+    h, w = 200, 300
+    grad = np.tile(np.linspace(90, 220, w).astype(np.uint8), (h, 1))
+    grey = grad.copy()
+    cv2.putText(grey, "42", (60, 150), cv2.FONT_HERSHEY_SIMPLEX, 4, 20, 8)
+    bg = pre.estimate_background(grey)
+    assert np.abs(bg.astype(int) - grad.astype(int))[20:-20, 20:-20].mean() < 12
+    ink = pre.ink_map(grey, bg, "dark")
+    assert ink[grey == 20].mean() > 150 and np.median(ink[grey != 20]) < 30
+
+
+def test_polarity_detection():
+    grey = np.full((100, 100), 210, np.uint8)
+    cv2.line(grey, (30, 20), (40, 80), 30, 5)
+    bg = pre.estimate_background(grey)
+    assert pre.detect_polarity(grey, bg) == "dark"
+    inv = 255 - grey
+    assert pre.detect_polarity(inv, pre.estimate_background(inv)) == "light"
+
+
+def test_binarise_blank_is_empty_and_keeps_faint_stroke_ends():
+    assert not pre.binarise(np.random.default_rng(1).integers(0, 25, (100, 100), dtype=np.uint8)).any()
+    ink = np.zeros((60, 60), np.uint8)
+    ink[10:50, 28:32] = 200
+    ink[50:56, 28:32] = 40  # faint tail, connected
+    ink[5:8, 5:8] = 40  # faint speck, isolated
+    mask = pre.binarise(ink)
+    assert mask[52, 30] and not mask[6, 6]
+
+
+def test_to_mnist_geometry():
+    mask = np.zeros((200, 60), bool)
+    mask[10:190, 20:40] = True  # a tall thick bar, like a marker "1"
+    ink = mask.astype(np.uint8) * 255
+    d = seg.to_mnist(ink, mask)
+    assert d.shape == (28, 28) and d.dtype == np.uint8
+    ys, xs = np.nonzero(d > 40)
+    assert 18 <= ys.max() - ys.min() + 1 <= 21  # fits the 20x20 box
+    yy, xx = np.mgrid[:28, :28]
+    cy, cx = (yy * d).sum() / d.sum(), (xx * d).sum() / d.sum()
+    assert abs(cx - 14) < 0.6 and abs(cy - 14) < 0.6
+    assert 1.5 <= xs.max() - xs.min() + 1 <= 5  # stroke brought near MNIST's width
+
+
+def test_rows_group_slanted_lines():
+    def blob(x, y):
+        return seg.Blob(x, y, 20, 40, np.ones((40, 20), bool))
+
+    row1 = [blob(0, 0), blob(30, 10), blob(60, 20), blob(90, 30)]  # steeply slanted
+    row2 = [blob(0, 120), blob(30, 118)]
+    rows = seg.group_rows(row2 + row1)
+    assert [[b.x for b in r] for r in rows] == [[0, 30, 60, 90], [0, 30]]
