@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -63,18 +64,20 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty")
+    if not zipfile.is_zipfile(path):
+        # torch.save always writes a zip archive; anything else is cut short,
+        # damaged or another kind of file, and is never handed to the unpickler.
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt (not a complete PyTorch archive)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"checkpoint {path} was refused: it holds objects other than weights and plain data ({first[:160]})"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CheckpointError(
-            f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''})"
-        ) from None
-    except Exception as exc:  # anything else torch.load may raise on garbage input
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        what = f"a Python object {found.group(1)}" if found else "objects other than weights and plain data"
+        raise CheckpointError(f"checkpoint {path} was refused: it holds {what}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({detail})") from None
+    except Exception as exc:  # anything else torch.load may raise on hostile input
         raise CheckpointError(f"checkpoint {path} could not be read ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a digitlib checkpoint")

@@ -70,7 +70,8 @@ def load_mnist(
             folder.mkdir(parents=True, exist_ok=True)
             dataset = MNIST(str(folder), train=train, download=True)
         except Exception as exc:  # network down, proxy, disk: all end the same way for the user
-            reason = f"the download failed ({type(exc).__name__}: {exc})".strip()
+            first_line = (str(exc).strip().splitlines() or [""])[0].rstrip(":")
+            reason = f"the download failed ({type(exc).__name__}: {first_line})"
             raise DataUnavailableError(_missing_message(folder, reason)) from None
     return MnistSplit(images=dataset.data.clone(), labels=dataset.targets.clone().long())
 

@@ -245,13 +245,16 @@ def candidate_cuts(blob: Blob, pieces: int, per_cut: int = 3) -> list[list[int]]
 def typical_width(blobs: list[Blob], digit_height: float) -> float:
     """The width of a typical digit: median of the blobs that are not thin like a "1".
 
-    With fewer than two such blobs there is nothing to compare with, and a
-    digit's usual proportions (0.8 of its height at most) stand in.
+    A digit's usual proportions (0.8 of its height) stand in when there are
+    fewer than two such blobs, or when their median is far wider than that.
     """
+    usual = 0.8 * digit_height
     wide = [b.w for b in blobs if b.w >= 0.35 * b.h]
-    if len(wide) >= 2:
-        return float(np.median(wide))
-    return 0.8 * digit_height
+    if len(wide) < 2:
+        return usual
+    median = float(np.median(wide))
+    # A median far wider than usual means most blobs are touching pairs.
+    return median if median <= 1.3 * usual else usual
 
 
 SPLIT_COST = 0.4  # log-probability an extra piece must win back: a split needs clear evidence
@@ -279,7 +282,7 @@ def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width
         for cuts in candidate_cuts(blob, k):
             bounds = [0, *cuts, blob.w]
             parts = [_crop_columns(blob, bounds[i], bounds[i + 1]) for i in range(k)]
-            if all(p is not None and p.h >= 0.65 * digit_height for p in parts):
+            if all(p is not None and p.h >= 0.5 * digit_height for p in parts):
                 segmentations.append(parts)  # type: ignore[arg-type]
     if len(segmentations) <= 1:
         return segmentations[0] if segmentations else [blob]

@@ -127,12 +127,12 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
 
 
 def make_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
-    if cfg.schedule == "onecycle":
+    if cfg.schedule == "onecycle" and total_steps >= 10:  # one-cycle needs room for its warm-up phase
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=cfg.lr, total_steps=total_steps, pct_start=0.2,
             div_factor=20.0, final_div_factor=200.0,
         )
-    if cfg.schedule == "constant":
+    if cfg.schedule in ("constant", "onecycle"):
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     raise ValueError(f"unknown schedule {cfg.schedule!r}; choose onecycle or constant")
 
