@@ -47,6 +47,7 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a model file is not a secret
         os.replace(tmp_name, path)
     except BaseException:
         try:

@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-augment", action="store_true", help="train on MNIST as it is")
     t.add_argument("--seed", type=int)
     t.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only")
-    t.add_argument("--out", default="runs/model.pt", help="checkpoint file, written each epoch and on stop")
+    t.add_argument("--out", help="checkpoint file, written each epoch and on stop "
+                                 "(default: the --resume file, else runs/model.pt)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue an unfinished run")
     t.add_argument("--init-from", metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -82,7 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.update(event.epoch_step - bar.n)
         bar.set_postfix(loss=f"{event.train_loss:.3f}", lr=f"{event.lr:.4f}", img_s=f"{event.images_per_s:.0f}")
 
-    result = train(cfg, args.out, on_event=on_event, stop=stop, resume=args.resume, init_from=args.init_from)
+    out = args.out or args.resume or "runs/model.pt"
+    result = train(cfg, out, on_event=on_event, stop=stop, resume=args.resume, init_from=args.init_from)
     if bar is not None:
         bar.close()
     if result.stopped:

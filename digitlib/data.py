@@ -17,6 +17,9 @@ import torch.nn.functional as F
 DATA_ENV_VAR = "DIGITLIB_DATA"
 
 
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
 class DataUnavailableError(RuntimeError):
     """MNIST is not in the data folder and could not be downloaded."""
 
@@ -76,11 +79,17 @@ def load_mnist(
     return MnistSplit(images=dataset.data.clone(), labels=dataset.targets.clone().long())
 
 
+def mnist_present(root: str | os.PathLike | None = None) -> bool:
+    """Whether the data folder holds all four MNIST files (raw or gzipped), without loading them."""
+    raw = resolve_data_dir(root) / "MNIST" / "raw"
+    return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in MNIST_FILES)
+
+
 def _missing_message(folder: Path, reason: str) -> str:
     return (
         f"MNIST not found in {folder / 'MNIST' / 'raw'} and {reason}. "
-        f"Put train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
-        f"t10k-labels-idx1-ubyte there (torchvision's layout), or point --data / ${DATA_ENV_VAR} "
+        f"Put {', '.join(MNIST_FILES[:-1])} and {MNIST_FILES[-1]} "
+        f"there (torchvision's layout), or point --data / ${DATA_ENV_VAR} "
         f"at a folder that has them, or connect to the internet to download them."
     )
 
@@ -101,6 +110,7 @@ class Augmentation:
     max_shift_px: float = 2.5
     stroke_change_prob: float = 0.35
     blur_prob: float = 0.25
+    regional_stroke_prob: float = 0.3  # flagged 1s and crossed 7s
 
 
 def _uniform(n: int, low: float, high: float, gen: torch.Generator) -> torch.Tensor:
@@ -162,8 +172,72 @@ def random_blur(x: torch.Tensor, prob: float, gen: torch.Generator) -> torch.Ten
     return torch.where(chosen.view(n, 1, 1, 1), mixed, x)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, aug: Augmentation = Augmentation()) -> torch.Tensor:
+def _paint_segments(x: torch.Tensor, p0: torch.Tensor, p1: torch.Tensor, width: torch.Tensor) -> torch.Tensor:
+    """Draw one anti-aliased pen stroke per image, from p0 to p1 ((n, 2) as x, y), ``width`` px wide."""
+    n = x.shape[0]
+    ys, xs = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    grid = torch.stack([xs, ys], -1).view(1, 28, 28, 2)
+    a, b = p0.view(n, 1, 1, 2), p1.view(n, 1, 1, 2)
+    ab = b - a
+    t = (((grid - a) * ab).sum(-1) / (ab * ab).sum(-1).clamp(min=1e-6)).clamp(0, 1)
+    dist = (grid - (a + t.unsqueeze(-1) * ab)).norm(dim=-1)
+    stroke = (width.view(n, 1, 1) / 2 + 0.5 - dist).clamp(0, 1)
+    return torch.maximum(x, stroke.unsqueeze(1))
+
+
+def _ink_extent(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top row, bottom row and the ink's mean column near the top, per image (N, 1, 28, 28)."""
+    rows = (x[:, 0] > 0.5).any(2)
+    idx = torch.arange(28.0)
+    top = torch.where(rows, idx, torch.full_like(idx, 99)).amin(1)
+    bottom = torch.where(rows, idx, torch.full_like(idx, -1)).amax(1)
+    band = (idx.view(1, 28) >= top.view(-1, 1)) & (idx.view(1, 28) <= top.view(-1, 1) + 2)
+    weights = (x[:, 0] * band.unsqueeze(2)).sum(1)
+    col = (weights * idx).sum(1) / weights.sum(1).clamp(min=1e-6)
+    return top, bottom, col
+
+
+def add_regional_strokes(x: torch.Tensor, labels: torch.Tensor, prob: float, gen: torch.Generator) -> torch.Tensor:
+    """Write some 1s with a flag and some 7s with a crossbar, as much of the world does.
+
+    MNIST's American-style 1s are plain bars, so a model trained on it alone reads
+    a flagged European "1" as a 7. A random share ``prob`` of the 1s gets a flag
+    going down-left from the top; of the 7s, a bar across the stem.
+    """
+    n = x.shape[0]
+    width = 1.6 + 1.2 * torch.rand(n, generator=gen)
+    top, bottom, col = _ink_extent(x)
+    height = (bottom - top).clamp(min=8)
+    chosen = (torch.rand(n, generator=gen) < prob) & (bottom >= top)
+    ones, sevens = chosen & (labels == 1), chosen & (labels == 7)
+    out = x
+    if ones.any():
+        angle = torch.deg2rad(25 + 35 * torch.rand(n, generator=gen))
+        length = height * (0.2 + 0.15 * torch.rand(n, generator=gen))
+        p0 = torch.stack([col, top + 0.5], 1)
+        p1 = torch.stack([col - length * torch.cos(angle), top + 0.5 + length * torch.sin(angle)], 1)
+        out = torch.where(ones.view(n, 1, 1, 1), _paint_segments(out, p0, p1, width), out)
+    if sevens.any():
+        y = top + height * (0.45 + 0.15 * torch.rand(n, generator=gen))
+        row = (y.round().long().clamp(0, 27))
+        line = out[torch.arange(n), 0, row]  # (n, 28): the stem's columns at that height
+        idx = torch.arange(28.0)
+        centre = (line * idx).sum(1) / line.sum(1).clamp(min=1e-6)
+        half = height * (0.15 + 0.12 * torch.rand(n, generator=gen))
+        p0, p1 = torch.stack([centre - half, y], 1), torch.stack([centre + half, y], 1)
+        out = torch.where((sevens & (line.sum(1) > 0)).view(n, 1, 1, 1), _paint_segments(out, p0, p1, width), out)
+    return out
+
+
+def augment(
+    x: torch.Tensor,
+    gen: torch.Generator,
+    aug: Augmentation = Augmentation(),
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The full training augmentation on a batch ``(N, 1, 28, 28)`` float in [0, 1]."""
+    if labels is not None and aug.regional_stroke_prob > 0:
+        x = add_regional_strokes(x, labels, aug.regional_stroke_prob, gen)
     x = random_affine(x, aug, gen)
     x = random_stroke_width(x, aug.stroke_change_prob, gen)
     x = random_blur(x, aug.blur_prob, gen)
@@ -188,6 +262,7 @@ __all__ = [
     "augment",
     "default_data_dir",
     "load_mnist",
+    "mnist_present",
     "normalise",
     "resolve_data_dir",
     "to_model_input",

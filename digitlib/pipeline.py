@@ -114,7 +114,7 @@ def stage_boxes(w: Work) -> np.ndarray:
     blobs = seg.merge_broken_strokes(blobs, w.digit_height)
     w.digit_height = seg.typical_height(blobs)
     min_h = w.options.min_digit_height * w.scale if w.options.min_digit_height else 0
-    blobs = seg.drop_separators(blobs, w.digit_height, min_h)
+    blobs = seg.drop_hairlines(seg.drop_separators(blobs, w.digit_height, min_h), w.digit_height)
     digit_width = seg.typical_width(blobs, w.digit_height)
     split: list[seg.Blob] = []
     for b in blobs:

@@ -52,8 +52,8 @@ def read_header(data: bytes) -> ImageHeader:
                 orientation = int(im.getexif().get(0x0112, 1))
             except Exception:  # a broken EXIF block is no reason to refuse the photo
                 orientation = 1
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise ValueError(f"not a readable image (expected {SUPPORTED_FORMATS}): {exc}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ValueError(f"not a readable image (expected {SUPPORTED_FORMATS})") from None
     except Image.DecompressionBombError:
         raise ValueError("image is too large to decode safely") from None
     if fmt not in ("PNG", "JPEG", "MPO", "BMP", "TIFF", "WEBP"):

@@ -125,6 +125,20 @@ def drop_separators(blobs: list[Blob], digit_height: float, min_height: float = 
     return [b for b in blobs if b.h >= floor]
 
 
+def drop_hairlines(blobs: list[Blob], digit_height: float) -> list[Blob]:
+    """Drop short marks drawn far thinner than the digits around them.
+
+    Leftovers of grid lines, paper fibres and shadow edges are hairlines next to
+    pen strokes: shorter than a digit, with a stroke under 35 % of the median.
+    A full-height thin stroke is kept: it is a "1" drawn with a finer pen.
+    """
+    if len(blobs) < 2:
+        return blobs
+    widths = [stroke_width(b.mask) for b in blobs]
+    typical = float(np.median(widths))
+    return [b for b, w in zip(blobs, widths) if w >= 0.35 * typical or b.h >= 0.75 * digit_height]
+
+
 # ---------------------------------------------------------------------------
 # MNIST normalisation
 # ---------------------------------------------------------------------------
@@ -245,13 +259,13 @@ def candidate_cuts(blob: Blob, pieces: int, per_cut: int = 3) -> list[list[int]]
 def typical_width(blobs: list[Blob], digit_height: float) -> float:
     """The width of a typical digit: median of the blobs that are not thin like a "1".
 
-    A digit's usual proportions (0.8 of its height) stand in when there are
-    fewer than two such blobs, or when their median is far wider than that.
+    A digit's usual proportions (0.8 of its height) stand in when their median
+    is far wider than that; with fewer than two such blobs, the height does.
     """
     usual = 0.8 * digit_height
     wide = [b.w for b in blobs if b.w >= 0.35 * b.h]
     if len(wide) < 2:
-        return usual
+        return digit_height  # nothing to compare with: only a blob wider than tall is suspect
     median = float(np.median(wide))
     # A median far wider than usual means most blobs are touching pairs.
     return median if median <= 1.3 * usual else usual

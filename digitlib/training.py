@@ -263,7 +263,7 @@ def train(
             idx = order[epoch_step * cfg.batch_size : (epoch_step + 1) * cfg.batch_size]
             x = train_set.images[idx].float().div_(255.0).unsqueeze_(1)
             if cfg.augment:
-                x = augment(x, aug_gen, aug)
+                x = augment(x, aug_gen, aug, labels=train_set.labels[idx])
             x = normalise(x, MNIST_MEAN, MNIST_STD).to(device, memory_format=torch.channels_last)
             y = train_set.labels[idx].to(device)
 

@@ -1,0 +1,331 @@
+"""The models folder: every trained or stopped run lives here as one checkpoint file.
+
+The folder is ``$DIGITLIB_MODELS`` if set, else a per-user data folder
+(``$XDG_DATA_HOME/digitlib/models``, by default ``~/.local/share/digitlib/models``).
+Each ``*.pt`` file is a digitlib checkpoint and carries its own metadata
+(architecture, epochs, test accuracy, history), so there is no index to keep in sync.
+The model that ships with the package is always listed first and can never be deleted.
+
+``evaluate_checkpoint`` inspects one model on the MNIST test set: accuracy,
+per-class accuracy, confusion matrix and the misclassified digits.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import SHIPPED_MODEL, CheckpointError, checkpoint_summary
+
+MODELS_ENV_VAR = "DIGITLIB_MODELS"
+
+ARCH_LABELS = {"digitnet": "DigitNet", "seednet": "SeedNet"}
+
+
+def models_dir() -> Path:
+    """The models folder: ``$DIGITLIB_MODELS``, else ``$XDG_DATA_HOME/digitlib/models``
+    (``~/.local/share/digitlib/models`` when XDG_DATA_HOME is unset). Not created here."""
+    env = os.environ.get(MODELS_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(data_home).expanduser() / "digitlib" / "models"
+
+
+@dataclass
+class ModelEntry:
+    """One model in the listing.
+
+    ``created`` is when the checkpoint was last written (timezone-aware). ``epochs``
+    is the number of epochs done (fractional for a run stopped mid-epoch).
+    ``error`` is set (and the numbers are empty) when the file cannot be read;
+    such an entry cannot be used, only deleted.
+    """
+
+    name: str
+    path: Path
+    arch: str | None
+    epochs: float | None
+    test_accuracy: float | None
+    created: _dt.datetime
+    size_bytes: int
+    shipped: bool
+    finished: bool
+    epochs_planned: int | None = None
+    error: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def usable(self) -> bool:
+        return self.error is None
+
+    @property
+    def resumable(self) -> bool:
+        """An unfinished run of ours, which training can continue."""
+        return self.usable and not self.finished and not self.shipped
+
+    @property
+    def arch_label(self) -> str:
+        return ARCH_LABELS.get(self.arch or "", self.arch or "?")
+
+    @property
+    def label(self) -> str:
+        """A one-line name for pickers, e.g. ``Shipped model (DigitNet, 99.5%)``."""
+        if self.error:
+            return f"{self.name} (unreadable)"
+        acc = f", {self.test_accuracy:.2%}" if self.test_accuracy is not None else ""
+        if self.shipped:
+            return f"Shipped model ({self.arch_label}{acc})"
+        state = "" if self.finished else ", unfinished"
+        return f"{self.name} ({self.arch_label}{acc}{state})"
+
+
+# Reading a checkpoint means unpickling it; cache the summaries by (path, mtime, size)
+# so redrawing a page does not reload every file.
+_summary_cache: dict[tuple[str, int, int], dict[str, Any]] = {}
+_summary_lock = threading.Lock()
+
+
+def _summary(path: Path, stat: os.stat_result) -> dict[str, Any]:
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _summary_lock:
+        hit = _summary_cache.get(key)
+    if hit is not None:
+        return hit
+    summary = checkpoint_summary(path)
+    summary.pop("history", None)  # can be long; callers that need it read the file
+    with _summary_lock:
+        if len(_summary_cache) > 512:
+            _summary_cache.clear()
+        _summary_cache[key] = summary
+    return summary
+
+
+def _parse_time(text: Any, fallback: float) -> _dt.datetime:
+    if isinstance(text, str):
+        try:
+            t = _dt.datetime.fromisoformat(text)
+            return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+        except ValueError:
+            pass
+    return _dt.datetime.fromtimestamp(fallback, _dt.timezone.utc)
+
+
+def read_entry(path: str | os.PathLike, shipped: bool | None = None) -> ModelEntry:
+    """The listing entry of one checkpoint; never raises for a bad file (``error`` says why)."""
+    path = Path(path)
+    if shipped is None:
+        shipped = is_shipped(path)
+    name = "shipped" if shipped else path.stem
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return ModelEntry(
+            name=name, path=path, arch=None, epochs=None, test_accuracy=None,
+            created=_dt.datetime.fromtimestamp(0, _dt.timezone.utc), size_bytes=0, shipped=shipped,
+            finished=False, error=f"{path} cannot be read ({exc.strerror or exc})",
+        )
+    try:
+        meta = _summary(path, stat)
+    except CheckpointError as exc:
+        return ModelEntry(
+            name=name, path=path, arch=None, epochs=None, test_accuracy=None,
+            created=_parse_time(None, stat.st_mtime), size_bytes=stat.st_size, shipped=shipped,
+            finished=False, error=str(exc),
+        )
+    epochs = meta.get("epochs_done")
+    acc = meta.get("test_accuracy")
+    return ModelEntry(
+        name=name,
+        path=path,
+        arch=meta.get("arch"),
+        epochs=float(epochs) if isinstance(epochs, (int, float)) else None,
+        test_accuracy=float(acc) if isinstance(acc, (int, float)) else None,
+        created=_parse_time(meta.get("created"), stat.st_mtime),
+        size_bytes=stat.st_size,
+        shipped=shipped,
+        # The shipped model is a finished, exported model whatever its flags say.
+        finished=bool(meta.get("finished", True)) or shipped,
+        epochs_planned=meta.get("epochs_planned"),
+        meta=meta,
+    )
+
+
+def is_shipped(path: str | os.PathLike | None) -> bool:
+    """True for ``None`` (the Recognize page's way of naming the shipped model) and its file."""
+    if path is None:
+        return True
+    try:
+        return Path(path).resolve() == SHIPPED_MODEL.resolve()
+    except OSError:
+        return False
+
+
+def list_models(folder: str | os.PathLike | None = None) -> list[ModelEntry]:
+    """The shipped model first, then the folder's ``*.pt`` files, newest first.
+
+    Never raises: an unreadable checkpoint is listed with ``error`` set, and a
+    missing or unreadable folder simply contributes nothing (use ``folder_problem``
+    to tell the user why).
+    """
+    folder = Path(folder) if folder is not None else models_dir()
+    entries = [read_entry(SHIPPED_MODEL, shipped=True)]
+    try:
+        files = [p for p in folder.glob("*.pt") if p.is_file() and not p.name.startswith(".")]
+    except OSError:
+        files = []
+    runs = [read_entry(p, shipped=False) for p in files if not is_shipped(p)]
+    runs.sort(key=lambda e: (e.created, e.path.name), reverse=True)
+    return entries + runs
+
+
+def folder_problem(folder: str | os.PathLike | None = None) -> str | None:
+    """Why the models folder cannot take new models, or None if it can (or can be created)."""
+    folder = Path(folder) if folder is not None else models_dir()
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"models folder {folder} cannot be created: {probe} is not a folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        where = "" if probe == folder else f" (its parent {probe} is read-only)"
+        return f"models folder {folder} is not writable{where}"
+    return None
+
+
+def delete_model(path: str | os.PathLike) -> None:
+    """Delete a model file. Refuses the shipped model (ValueError); OSError passes through."""
+    if is_shipped(path):
+        raise ValueError("the shipped model cannot be deleted")
+    path = Path(path)
+    if path.suffix != ".pt":
+        raise ValueError(f"{path} is not a model file (*.pt)")
+    path.unlink()
+    with _summary_lock:
+        for key in [k for k in _summary_cache if k[0] == str(path)]:
+            del _summary_cache[key]
+
+
+def new_run_path(arch: str, folder: str | os.PathLike | None = None) -> Path:
+    """A fresh checkpoint path in the models folder, e.g. ``digitnet-20250101-120000.pt``.
+
+    Creates the folder; raises OSError (with the folder in the message) if that
+    is impossible, so an unwritable folder is reported before training starts.
+    """
+    folder = Path(folder) if folder is not None else models_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(13, "models folder is not writable", str(folder))
+    safe = re.sub(r"[^a-z0-9]+", "-", arch.lower()).strip("-") or "model"
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{safe}-{stamp}.pt"
+    n = 2
+    while path.exists():
+        path = folder / f"{safe}-{stamp}-{n}.pt"
+        n += 1
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Inspecting a model on the test set
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Misclassified:
+    index: int  # position in the MNIST test set
+    image: np.ndarray  # uint8 (28, 28), white digit on black
+    true: int
+    predicted: int
+    confidence: float  # probability the model gave ``predicted``
+
+
+@dataclass
+class EvaluationReport:
+    path: Path
+    arch: str
+    n_test: int
+    test_loss: float
+    accuracy: float  # fraction in [0, 1]
+    per_class: list[float]  # accuracy of each true digit 0..9
+    confusion: list[list[int]]  # [true][predicted] counts
+    misclassified: list[Misclassified]  # the most confident mistakes first
+    n_misclassified: int
+
+
+def evaluate_checkpoint(
+    path: str | os.PathLike | None,
+    data_dir: str | os.PathLike | None = None,
+    test_limit: int | None = None,
+    max_examples: int = 40,
+    download: bool = True,
+) -> EvaluationReport:
+    """Test a checkpoint (``None``: the shipped model) on the MNIST test set.
+
+    Raises CheckpointError for an unusable file and DataUnavailableError when
+    MNIST is missing. ``test_limit`` tests on the first N images only.
+    """
+    import torch
+
+    from .checkpoint import load_model
+    from .data import MnistSplit, load_mnist, to_model_input
+    from .training import evaluate, pick_device
+
+    loaded = load_model(path)
+    test = load_mnist(train=False, root=data_dir, download=download)
+    if test_limit:
+        test = MnistSplit(test.images[:test_limit], test.labels[:test_limit])
+    device = pick_device("auto")
+    model = loaded.model.to(device, memory_format=torch.channels_last)
+    loss, accuracy, per_class, confusion = evaluate(model, test, device, loaded.mean, loaded.std)
+
+    # A second pass for the predictions themselves (evaluate only keeps the counts).
+    preds, confs = [], []
+    with torch.inference_mode():
+        for i in range(0, len(test), 1000):
+            x = to_model_input(test.images[i : i + 1000], loaded.mean, loaded.std)
+            probs = torch.softmax(model(x.to(device, memory_format=torch.channels_last)), dim=1).cpu()
+            c, p = probs.max(1)
+            preds.append(p)
+            confs.append(c)
+    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+    conf = torch.cat(confs) if confs else torch.zeros(0)
+    wrong = (pred != test.labels).nonzero().flatten()
+    wrong = wrong[conf[wrong].argsort(descending=True)]
+    examples = [
+        Misclassified(
+            index=int(i), image=test.images[i].numpy().copy(), true=int(test.labels[i]),
+            predicted=int(pred[i]), confidence=float(conf[i]),
+        )
+        for i in wrong[:max_examples].tolist()
+    ]
+    return EvaluationReport(
+        path=loaded.path, arch=loaded.arch, n_test=len(test), test_loss=float(loss),
+        accuracy=float(accuracy), per_class=[float(v) for v in per_class],
+        confusion=confusion.tolist(), misclassified=examples, n_misclassified=int(len(wrong)),
+    )
+
+
+__all__ = [
+    "EvaluationReport",
+    "MODELS_ENV_VAR",
+    "Misclassified",
+    "ModelEntry",
+    "delete_model",
+    "evaluate_checkpoint",
+    "folder_problem",
+    "is_shipped",
+    "list_models",
+    "models_dir",
+    "new_run_path",
+    "read_entry",
+]

@@ -1,0 +1,343 @@
+"""The Recognize page through Streamlit's AppTest: uploads, the camera, several files,
+bad input, settings and the built-in samples, without a browser."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from digitlib import app_support as support
+from digitlib.checkpoint import SHIPPED_MODEL
+from tests.conftest import ROOT, SAMPLES_DIR
+
+TIMEOUT = 120  # seconds per run: the CPUs are shared and the first run loads torch and the model
+
+
+def recognize_page(**state) -> AppTest:
+    """An AppTest at the Recognize page, entered through the app's navigation."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception
+    at.switch_page("pages/recognize.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def use_mode(at: AppTest, mode: str) -> AppTest:
+    at.segmented_control(key="recognize_mode").set_value(mode).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def sample_bytes(name: str) -> bytes:
+    return (SAMPLES_DIR / name).read_bytes()
+
+
+def as_jpeg(name: str) -> bytes:
+    img = cv2.imread(str(SAMPLES_DIR / name), cv2.IMREAD_COLOR)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    assert ok
+    return buf.tobytes()
+
+
+def png(img: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", img)
+    assert ok
+    return buf.tobytes()
+
+
+def metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}; metrics: {[(m.label, m.value) for m in at.metric]}"
+    return values[0]
+
+
+def no_traceback(at: AppTest) -> None:
+    assert not at.exception, at.exception
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _shipped_model():
+    assert SHIPPED_MODEL.is_file(), f"the shipped model {SHIPPED_MODEL} is missing"
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_app_has_home_recognize_and_settings(samples_dir):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
+    no_traceback(at)
+    assert at.title[0].value == "Digits"  # Home is the default page
+    at.switch_page("pages/recognize.py").run()
+    no_traceback(at)
+    assert at.title[0].value == "Recognize"
+    # Three ways in, the camera first.
+    mode = at.segmented_control(key="recognize_mode")
+    assert mode.value == "camera" and list(mode.options) == ["Camera", "Upload", "Samples"]
+    assert len(at.camera_input) == 1
+    # Settings in the sidebar, with defaults that work.
+    model = at.sidebar.selectbox(key="recognize_model")
+    assert model.value == "" and model.options[0].startswith("Shipped model")
+    assert at.sidebar.segmented_control(key="recognize_polarity").value == "auto"
+    assert at.sidebar.number_input(key="recognize_min_height").value == 0
+    use_mode(at, "upload")
+    uploader = at.file_uploader(key="recognize_upload")
+    assert uploader.accept_multiple_files
+    assert set(uploader.allowed_type) >= {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+# --------------------------------------------------------------------------- one image
+
+
+def test_upload_sample_shows_number_photo_digits_and_stages(samples_dir):
+    at = use_mode(recognize_page(), "upload")
+    at.file_uploader(key="recognize_upload").set_value(
+        ("webcam-3450.png", sample_bytes("webcam-3450.png"), "image/png")).run()
+    no_traceback(at)
+    assert not at.error
+    assert metric(at, "Number") == "3450"
+    assert metric(at, "Confidence").endswith("%")
+    assert [c.value for c in at.code] == ["3450"]  # the copy field
+    # The annotated photo, one 28x28 input per digit, then every stage in order.
+    captions = [c for img in at.image for c in img.captions]
+    assert any("each digit's box and label" in c for c in captions)
+    reading = support.read_safely("x", lambda: _read_direct("webcam-3450.png")).reading
+    stage_captions = [support.stage_caption(i, name) for i, (name, _) in enumerate(reading.stages, 1)]
+    assert captions[-len(stage_captions):] == stage_captions
+    assert len(at.image) == 1 + len(reading.digits) + len(reading.stages)
+    assert at.expander[0].label == f"How it was read: {len(reading.stages)} steps"
+    # Each digit: its label, its confidence and its top-3 bars.
+    assert len(at.get("progress")) == 3 * len(reading.digits)
+
+
+def _read_direct(name: str):
+    from digitlib import Recognizer
+
+    return Recognizer().read(SAMPLES_DIR / name)
+
+
+def test_camera_photo_is_read(samples_dir):
+    at = recognize_page()
+    assert at.segmented_control(key="recognize_mode").value == "camera"
+    at.camera_input(key="recognize_camera").set_value(("image.jpg", as_jpeg("webcam-68539.png"), "image/jpeg")).run()
+    no_traceback(at)
+    assert not at.error
+    assert metric(at, "Number") == "68539"
+
+
+# --------------------------------------------------------------------------- several files
+
+
+def test_several_files_give_a_table_csv_and_full_views(samples_dir):
+    files = [("webcam-3450.png", "3450"), ("photo-13540.jpg", "13540"), ("webcam-0869.png", "0869")]
+    at = use_mode(recognize_page(), "upload")
+    at.file_uploader(key="recognize_upload").set_value([
+        (name, sample_bytes(name), "image/jpeg" if name.endswith(".jpg") else "image/png") for name, _ in files
+    ] + [("junk.png", b"this is not a picture", "image/png")]).run()
+    no_traceback(at)
+
+    table = at.dataframe[0].value
+    assert list(table.columns) == support.TABLE_COLUMNS
+    assert list(table["file"]) == [n for n, _ in files] + ["junk.png"]
+    assert list(table["number"][:3]) == [label for _, label in files]  # leading zero kept
+    assert table["notes"].iloc[3]  # the bad file says why
+    assert (table["digits"][:3] == [4, 5, 4]).all()
+    assert table["confidence"][:3].between(0, 1).all()
+    assert (table["seconds"][:3] >= 0).all()
+    # The bad one is reported, the others are not affected.
+    assert len(at.error) == 1 and "junk.png" in at.error[0].value
+    assert at.download_button[0].label == "Download CSV"
+
+    # The first row's full view shows at once; any other row opens from the selector.
+    assert metric(at, "Number") == "3450"
+    at.selectbox(key="recognize_open").set_value(1).run()
+    no_traceback(at)
+    assert metric(at, "Number") == "13540"
+    at.selectbox(key="recognize_open").set_value(3).run()
+    no_traceback(at)
+    assert "could not be read" in at.error[-1].value
+
+
+def test_results_csv_keeps_numbers_as_text():
+    reading = _read_direct("webcam-0869.png")
+    results = [support.ReadResult("a.png", reading=reading), support.ReadResult("b.png", error="**b.png** bad")]
+    rows = list(csv.DictReader(io.StringIO(support.results_csv(results).decode())))
+    assert [r["file"] for r in rows] == ["a.png", "b.png"]
+    assert rows[0]["number"] == reading.text == "0869"
+    assert rows[0]["digits"] == "4" and float(rows[0]["confidence"]) == pytest.approx(reading.confidence, abs=1e-4)
+    assert rows[1]["notes"] == "b.png bad" and rows[1]["number"] == ""
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_file_shows_an_error_and_the_page_keeps_working(samples_dir):
+    at = use_mode(recognize_page(), "upload")
+    at.file_uploader(key="recognize_upload").set_value(("broken.png", b"\x89PNG\r\n\x1a\n garbage", "image/png")).run()
+    no_traceback(at)
+    assert len(at.error) == 1
+    assert "broken.png" in at.error[0].value and "could not be read" in at.error[0].value
+    assert not at.metric
+    # The next upload works as usual.
+    at.file_uploader(key="recognize_upload").set_value(
+        ("webcam-3450.png", sample_bytes("webcam-3450.png"), "image/png")).run()
+    no_traceback(at)
+    assert not at.error and metric(at, "Number") == "3450"
+
+
+def test_no_digits_warns_and_shows_the_stages():
+    blank = np.full((300, 400, 3), 235, np.uint8)
+    at = use_mode(recognize_page(), "upload")
+    at.file_uploader(key="recognize_upload").set_value(("blank.png", png(blank), "image/png")).run()
+    no_traceback(at)
+    assert not at.error
+    assert any("No digits" in w.value for w in at.warning)
+    assert at.expander[0].proto.expanded  # the stages are open, to see where it went wrong
+    assert len(at.image) >= 2
+    assert not at.code  # nothing to copy
+
+
+def test_huge_photo_is_downscaled_with_a_note(samples_dir):
+    img = cv2.imread(str(SAMPLES_DIR / "webcam-3450.png"))
+    huge = cv2.resize(img, (3200, 2400), interpolation=cv2.INTER_LINEAR)
+    at = use_mode(recognize_page(), "upload")
+    at.file_uploader(key="recognize_upload").set_value(("huge.png", png(huge), "image/png")).run()
+    no_traceback(at)
+    assert any("downscaled" in w.value for w in at.warning)
+    assert metric(at, "Number") == "3450"
+
+
+def test_unexpected_errors_are_friendly(monkeypatch):
+    from digitlib import Recognizer
+
+    def boom(self, image, options=None):
+        raise RuntimeError("internal detail")
+
+    monkeypatch.setattr(Recognizer, "read", boom)
+    at = use_mode(recognize_page(), "upload")
+    # A file no other test reads, so no cached reading hides the failure.
+    at.file_uploader(key="recognize_upload").set_value(
+        ("odd.png", png(np.full((50, 60, 3), 7, np.uint8)), "image/png")).run()
+    no_traceback(at)
+    assert len(at.error) == 1 and "Something went wrong" in at.error[0].value
+    assert "internal detail" not in at.error[0].value
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_model_selector_follows_active_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITLIB_MODELS", str(tmp_path))
+    mine = tmp_path / "mine.pt"
+    shutil.copy(SHIPPED_MODEL, mine)
+    # The Train page's "Use on Recognize" sets active_model; the selector shows it.
+    at = recognize_page(active_model=str(mine))
+    selector = at.sidebar.selectbox(key="recognize_model")
+    assert selector.value == str(mine)
+    assert selector.options[0].startswith("Shipped model") and any(o.startswith("mine") for o in selector.options)
+    # Choosing the shipped model in the sidebar updates active_model for the Train page.
+    selector.set_value("").run()
+    no_traceback(at)
+    assert at.session_state["active_model"] is None
+
+
+def test_unloadable_model_falls_back_to_the_shipped_one(tmp_path, monkeypatch, samples_dir):
+    monkeypatch.setenv("DIGITLIB_MODELS", str(tmp_path))
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    at = use_mode(recognize_page(active_model=str(broken)), "upload")
+    assert any("could not be loaded" in e.value for e in at.error)
+    at.file_uploader(key="recognize_upload").set_value(
+        ("webcam-3450.png", sample_bytes("webcam-3450.png"), "image/png")).run()
+    no_traceback(at)
+    assert metric(at, "Number") == "3450"
+
+
+def test_polarity_and_min_height_reach_the_reader(samples_dir):
+    at = use_mode(recognize_page(), "upload")
+    at.sidebar.segmented_control(key="recognize_polarity").set_value("dark").run()
+    at.sidebar.number_input(key="recognize_min_height").set_value(5).run()
+    at.file_uploader(key="recognize_upload").set_value(
+        ("webcam-3450.png", sample_bytes("webcam-3450.png"), "image/png")).run()
+    no_traceback(at)
+    assert metric(at, "Number") == "3450"
+    # Light-on-dark is wrong for this photo: whatever comes out, the page stays whole.
+    at.sidebar.segmented_control(key="recognize_polarity").set_value("light").run()
+    no_traceback(at)
+    assert not at.error
+
+
+# --------------------------------------------------------------------------- built-in samples
+
+
+def test_builtin_samples():
+    samples = support.list_samples()
+    assert len(samples) >= 4, "digitlib/samples is empty: run scripts/make_samples.py"
+    for s in samples:
+        assert s.label.replace("\n", "").isdigit()
+        assert s.path.stat().st_size < 150_000
+    at = use_mode(recognize_page(), "samples")
+    assert not at.error
+    assert at.selectbox(key="recognize_sample").value == 0
+    assert metric(at, "Number")  # the first sample is read at once
+    at.selectbox(key="recognize_sample").set_value(-1).run()  # all samples, as a table
+    no_traceback(at)
+    table = at.dataframe[0].value
+    assert list(table["file"]) == [s.name for s in samples]
+    # They are there to try the app, not to benchmark it; still, most should be read right.
+    correct = sum(n.replace(" / ", "") == s.label.replace("\n", "") for n, s in zip(table["number"], samples))
+    assert correct >= len(samples) // 2 + 1, list(zip(table["number"], [s.label for s in samples]))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_percent_is_short_and_honest():
+    assert support.percent(0.9731) == "97%"
+    assert support.percent(0.9983) == "99.83%"
+    assert support.percent(0.99996) == ">99.99%"
+    assert support.percent(1.0) == "100%"
+    assert support.percent(0.004) == "<1%"
+    assert support.percent(0.0) == "0%"
+
+
+def test_read_safely_never_raises():
+    def bad():
+        raise ValueError("not a readable image: cannot identify image file <_io.BytesIO object at 0x7f00deadbeef>")
+
+    r = support.read_safely("x.png", bad)
+    assert not r.ok and "0x7f" not in r.error and "cannot identify image file" in r.error
+
+    def worse():
+        raise KeyError("secret")
+
+    r = support.read_safely("y.png", worse)
+    assert not r.ok and "Something went wrong" in r.error and "secret" not in r.error
+
+
+def test_list_samples_reads_labels_as_text(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / "b.jpg").write_bytes(b"x")
+    (tmp_path / "labels.tsv").write_text("file\tlabel\tdescription\na.jpg\t0042\tzeros\nb.jpg\t12/345\ttwo rows\n"
+                                         "gone.jpg\t1\tmissing\n")
+    samples = support.list_samples(tmp_path)
+    assert [(s.name, s.label) for s in samples] == [("a.jpg", "0042"), ("b.jpg", "12\n345")]
+    assert samples[1].title == "12 / 345 - two rows"
+    assert support.list_samples(tmp_path / "nowhere") == []
+
+
+def test_model_choices_put_the_shipped_model_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITLIB_MODELS", str(tmp_path))
+    (tmp_path / "junk.pt").write_bytes(b"junk")  # unreadable: not offered
+    choices = support.model_choices()
+    assert [c.path for c in choices] == [None] and choices[0].label.startswith("Shipped model")
+    assert support.normalize_model(str(SHIPPED_MODEL)) is None
+    assert support.normalize_model(None) is None

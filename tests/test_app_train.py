@@ -1,0 +1,279 @@
+"""The Train page under Streamlit's AppTest: start a tiny run and watch it, a second Start
+refused, stop and resume, the models table, and the faults a user can meet.
+
+AppTest does not fire a fragment's ``run_every`` by itself, so the tests call ``at.run()``
+while the worker trains, and check the server-wide job registry directly as well.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from digitlib import jobs
+from digitlib.checkpoint import load_checkpoint
+from digitlib.training import train
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "train.py")
+
+
+@pytest.fixture
+def registry(monkeypatch, tmp_path, data_dir):
+    """The page's registry (shared through st.cache_resource), idle, with models in tmp."""
+    monkeypatch.setenv("DIGITLIB_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("DIGITLIB_DATA", str(data_dir))
+    reg = jobs.streamlit_registry()
+    reg.stop_all(60)
+    yield reg
+    reg.stop_all(60)
+    reg.train_fn = train
+
+
+def slowed(delay: float):
+    def run(cfg, out, on_event=None, stop=None, resume=None, init_from=None):
+        def slow(event):
+            on_event(event)
+            time.sleep(delay)
+
+        return train(cfg, out, on_event=slow, stop=stop, resume=resume, init_from=init_from)
+
+    return run
+
+
+def open_page(**form) -> AppTest:
+    """The page with a tiny SeedNet run set in the form (640 images, 10 steps, log every 2)."""
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    at.selectbox(key="train_arch").set_value("seednet").run()
+    values = {"train_epochs": 1, "train_limit": 640, "train_test_limit": 300, "train_log_every": 2, **form}
+    for key, value in values.items():
+        at.number_input(key=key).set_value(value)
+    at.toggle(key="train_download").set_value(False)
+    at.run()
+    return at
+
+
+def loss_points(at: AppTest) -> int:
+    """Rows of the raw training-loss series in the plotted chart (0 when not drawn)."""
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        if (spec.get("title") or "") != "Training loss":
+            continue
+        table = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pandas()
+        return int((table["series"] == "raw").sum()) if "series" in table else 0  # else: the placeholder
+    return 0
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The value of the first metric whose label starts with ``label``, e.g. "Step (of 10)"."""
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def step_counter(at: AppTest) -> str:
+    """The live view's step counter as "step / total"."""
+    m = next(m for m in at.metric if m.label.startswith("Step"))
+    total = m.label.removeprefix("Step (of ").rstrip(")")
+    return f"{m.value} / {total}"
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def run_until(at: AppTest, predicate, timeout: float = 60.0, every: float = 0.3):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        at.run()
+        assert not at.exception, at.exception
+        if predicate():
+            return
+        time.sleep(every)
+    raise AssertionError("condition not reached in time")
+
+
+def test_tiny_run_plots_growing_curves_and_finishes(registry):
+    registry.train_fn = slowed(0.25)
+    at = open_page()
+    at.button(key="train_start").click().run()
+    job = registry.running
+    assert job is not None and job.cfg.arch == "seednet" and job.cfg.limit == 640 and job.cfg.test_limit == 300
+    assert job.out.parent == registry_models_dir()
+
+    seen = []
+    run_until(at, lambda: (seen.append(loss_points(at)) or not job.active))
+    at.run()
+    counts = [c for c in seen if c]
+    assert len(set(counts)) >= 2 and counts == sorted(counts), f"chart data did not grow: {seen}"
+    assert job.status == jobs.FINISHED, job.error
+    assert loss_points(at) == 5  # 10 steps, one point every 2
+    assert step_counter(at) == "10 / 10"
+    assert "Finished" in texts(at.markdown)
+    # After training: accuracy, confusion heatmap, per-class chart, misclassified gallery.
+    assert any(s.value.startswith("Results: ") for s in at.subheader)
+    report_acc = [m.value for m in at.metric if m.label == "Test accuracy"]
+    assert len(report_acc) == 2 and report_acc[0] == report_acc[1]
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert any("Confusion matrix (rows: true digit)" in s and '"rect"' in s for s in specs)
+    assert any("Accuracy per digit" in s for s in specs)
+    assert len(at.get("image")) > 0 and "true **" in texts(at.caption)
+    # The run is in the models table.
+    table = at.dataframe[0].value
+    assert list(table["Name"])[:2] == ["shipped", job.out.stem]
+    assert list(table["Status"])[1] == "finished"
+
+
+def registry_models_dir():
+    from digitlib.store import models_dir
+
+    return models_dir()
+
+
+def test_second_start_is_refused_and_shows_the_running_job(registry):
+    registry.train_fn = slowed(0.5)
+    at = open_page(train_limit=1280)
+    at.button(key="train_start").click().run()
+    first = registry.running
+    assert first is not None
+
+    # A second tab (another session) presses Start too.
+    other = open_page()
+    other.button(key="train_start").click().run()
+    assert "Not started: a training run is already in progress" in texts(other.error)
+    assert registry.running is first and len([j for j in registry.jobs if j.active]) == 1
+    assert any(m.label.startswith("Step") for m in other.metric)  # the live view of the running job
+    assert "Training" in texts(other.markdown)
+
+    first.stop()
+    assert first.wait(60)
+
+
+def test_stop_and_resume_continue_the_step_count(registry):
+    registry.train_fn = slowed(0.3)
+    at = open_page(train_limit=1280, train_epochs=2)  # 20 steps an epoch, 40 in all
+    at.button(key="train_start").click().run()
+    job = registry.running
+    run_until(at, lambda: loss_points(at) >= 2)
+    at.button(key="train_stop").click().run()
+    assert job.wait(60)
+    assert job.status == jobs.STOPPED, job.error
+    stopped_at = job.snapshot().step
+    at.run()
+    assert "Stopped (resumable)" in texts(at.markdown)
+    points_before = loss_points(at)
+    assert points_before == len(job.snapshot().steps) >= 2
+    table = at.dataframe[0].value
+    assert list(table["Status"])[1] == "stopped (resumable)"
+    assert load_checkpoint(job.out)["training_state"] is not None
+
+    registry.train_fn = train
+    at.button(key="train_resume").click().run()
+    resumed = registry.latest
+    assert resumed is not job and resumed.resume == job.out and resumed.out == job.out
+    assert resumed.wait(120)
+    assert resumed.status == jobs.FINISHED, resumed.error
+    steps = [s["step"] for s in resumed.snapshot().steps]
+    assert steps[:points_before] == [s["step"] for s in job.snapshot().steps]
+    assert steps[points_before] > stopped_at - 2 and steps[-1] == 40 and steps == sorted(steps)
+    at.run()
+    assert step_counter(at) == "40 / 40"
+    assert loss_points(at) == len(steps)
+
+
+def test_models_use_on_recognize_and_delete_with_confirmation(registry):
+    at = open_page()
+    at.button(key="train_start").click().run()
+    job = registry.running
+    assert job.wait(60) and job.status == jobs.FINISHED, job.error
+    at.run()
+
+    # The shipped model is first and cannot be deleted.
+    assert at.selectbox(key="train_pick").value.endswith("default.pt")
+    assert at.button(key="train_delete").disabled
+
+    at.selectbox(key="train_pick").set_value(str(job.out)).run()
+    at.button(key="train_use").click().run()
+    assert at.session_state["active_model"] == str(job.out)
+    assert "now the model of the Recognize page" in texts(at.success)
+
+    at.button(key="train_delete").click().run()
+    assert "This cannot be undone" in texts(at.warning)
+    at.button(key="train_delete_no").click().run()
+    assert job.out.exists()
+
+    at.button(key="train_delete").click().run()
+    at.button(key="train_delete_yes").click().run()
+    assert not job.out.exists()
+    assert at.session_state["active_model"] is None  # back to the shipped model
+    assert list(at.dataframe[0].value["Name"]) == ["shipped"]
+
+
+def test_missing_mnist_is_reported_with_where_to_put_it(registry, tmp_path):
+    empty = tmp_path / "no-mnist"
+    at = open_page()
+    at.text_input(key="train_data").set_value(str(empty)).run()
+    assert f"MNIST is not in {empty / 'MNIST' / 'raw'}" in texts(at.warning)
+    at.button(key="train_start").click().run()
+    job = registry.latest
+    assert job.wait(30) and job.status == jobs.FAILED
+    at.run()
+    shown = texts(at.error)
+    assert "Training failed: MNIST not found in" in shown and "train-images-idx3-ubyte" in shown
+
+
+def test_crash_in_training_is_shown_and_the_checkpoint_survives(registry):
+    def crashing(cfg, out, on_event=None, stop=None, resume=None, init_from=None):
+        def boom(event):
+            on_event(event)
+            if event.step > 10:
+                raise RuntimeError("simulated fault")
+
+        return train(cfg, out, on_event=boom, stop=stop, resume=resume, init_from=init_from)
+
+    registry.train_fn = crashing
+    at = open_page(train_epochs=3)
+    at.button(key="train_start").click().run()
+    job = registry.latest
+    assert job.wait(60) and job.status == jobs.FAILED
+    at.run()
+    shown = texts(at.error)
+    assert "Training failed: training crashed: RuntimeError: simulated fault" in shown
+    assert f"The last good checkpoint is untouched: `{job.out}`" in texts(at.info)
+    assert load_checkpoint(job.out)["step"] == 10
+    assert at.button(key="train_resume_failed") is not None
+
+
+def test_unwritable_models_folder_is_reported(registry, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DIGITLIB_MODELS", str(blocker / "models"))
+    at = open_page()
+    assert "Trained models cannot be saved" in texts(at.error)
+    at.button(key="train_start").click().run()
+    shown = texts(at.error)
+    assert "Not started: the models folder cannot be used" in shown and str(blocker) in shown
+    assert registry.running is None
+
+
+def test_form_fills_the_recipe_and_blocks_invalid_values(registry):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
+    assert at.number_input(key="train_epochs").value == 15 and at.toggle(key="train_augment").value
+    at.selectbox(key="train_arch").set_value("seednet").run()
+    assert at.number_input(key="train_epochs").value == 5
+    assert at.number_input(key="train_batch").value == 64
+    assert at.number_input(key="train_lr").value == pytest.approx(0.01)
+    assert at.number_input(key="train_momentum").value == pytest.approx(0.5)
+    assert at.selectbox(key="train_schedule").value == "constant"
+    assert not at.toggle(key="train_augment").value
+    bounds = {k: (at.number_input(key=k).min, at.number_input(key=k).max) for k in
+              ("train_epochs", "train_batch", "train_lr", "train_seed", "train_limit", "train_log_every")}
+    assert bounds["train_epochs"][0] == 1 and bounds["train_batch"][0] >= 1 and bounds["train_lr"][0] > 0
+    assert bounds["train_seed"][0] == 0 and bounds["train_limit"] == (0, 60000) and bounds["train_log_every"][0] == 1
+    # Every setting has a short note saying what it does.
+    assert all(w.help for w in at.number_input) and all(w.help for w in at.selectbox if w.key != "train_pick")
