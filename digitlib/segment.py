@@ -259,13 +259,13 @@ def candidate_cuts(blob: Blob, pieces: int, per_cut: int = 3) -> list[list[int]]
 def typical_width(blobs: list[Blob], digit_height: float) -> float:
     """The width of a typical digit: median of the blobs that are not thin like a "1".
 
-    A digit's usual proportions (0.8 of its height) stand in when their median
-    is far wider than that; with fewer than two such blobs, the height does.
+    A digit's usual proportions (0.8 of its height) stand in when there are
+    fewer than two such blobs, or when their median is far wider than that.
     """
     usual = 0.8 * digit_height
     wide = [b.w for b in blobs if b.w >= 0.35 * b.h]
     if len(wide) < 2:
-        return digit_height  # nothing to compare with: only a blob wider than tall is suspect
+        return usual
     median = float(np.median(wide))
     # A median far wider than usual means most blobs are touching pairs.
     return median if median <= 1.3 * usual else usual

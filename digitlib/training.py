@@ -22,8 +22,9 @@ import torch.nn.functional as F
 
 from . import __version__
 from .checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, model_from_checkpoint, save_checkpoint
-from .data import Augmentation, MnistSplit, augment, load_mnist, normalise, to_model_input
+from .data import Augmentation, MnistSplit, augment, load_mnist, normalise, oversample, to_model_input
 from .model import MNIST_MEAN, MNIST_STD, build_model
+from .personal import load_extra
 
 
 @dataclass
@@ -31,7 +32,7 @@ class TrainConfig:
     """Everything that defines a training run; stored in its checkpoints."""
 
     arch: str = "digitnet"
-    epochs: int = 15
+    epochs: int = 20
     batch_size: int = 128
     lr: float = 0.08
     optimizer: str = "sgd"  # "sgd" (Nesterov when momentum >= 0.9) or "adamw"
@@ -42,6 +43,8 @@ class TrainConfig:
     seed: int = 1
     limit: int | None = None  # train on the first N training images only
     test_limit: int | None = None  # test on the first N test images only
+    extra_data: str | None = None  # a folder of your own digits (digitlib.personal) mixed into MNIST
+    extra_share: float = 0.2  # the extra digits are repeated to make up about this share of an epoch
     data_dir: str | None = None
     download: bool = True
     log_every: int = 20
@@ -70,6 +73,18 @@ def recipe(arch: str) -> TrainConfig:
     return TrainConfig(arch=arch.lower())
 
 
+def finetune_recipe(arch: str, extra_data: str | None = None) -> TrainConfig:
+    """The recipe for fine-tuning a trained model on MNIST plus your own digits (``extra_data``).
+
+    Two epochs over the first 10,000 MNIST images at a low learning rate: enough to learn
+    a handwriting from a few hundred digits while keeping what the model knows of MNIST.
+    """
+    cfg = recipe(arch)
+    cfg.epochs, cfg.limit, cfg.extra_data = 2, 10_000, extra_data
+    cfg.lr = 0.003 if cfg.arch == "digitnet" else cfg.lr / 2
+    return cfg
+
+
 @dataclass
 class StepEvent:
     epoch: int  # 1-based
@@ -93,6 +108,7 @@ class EpochEvent:
     test_accuracy: float  # fraction in [0, 1]
     per_class_accuracy: list[float]
     elapsed_s: float  # training time so far, across resumes
+    extra_accuracy: float | None = None  # on the held-out part of cfg.extra_data, if any
 
 
 @dataclass
@@ -175,6 +191,8 @@ def train(
     scheduler, RNG and history are restored and training continues where it
     stopped (``cfg`` only supplies the data folder). ``init_from``: start from
     these weights (same architecture) with a fresh optimizer, e.g. to fine-tune.
+    ``cfg.extra_data``: a folder of the user's own digits; its training part is
+    oversampled into MNIST and its held-out part is tested after each epoch.
     """
     emit = on_event or (lambda event: None)
     stop = stop or threading.Event()
@@ -194,6 +212,10 @@ def train(
         train_set = MnistSplit(train_set.images[: cfg.limit], train_set.labels[: cfg.limit])
     if cfg.test_limit:
         test_set = MnistSplit(test_set.images[: cfg.test_limit], test_set.labels[: cfg.test_limit])
+    extra_test = None
+    if cfg.extra_data:  # the user's own digits: train on most of them, test on the held-out rest
+        extra_train, extra_test = load_extra(cfg.extra_data)
+        train_set = oversample(train_set, extra_train, cfg.extra_share)
 
     model = build_model(cfg.arch).to(device, memory_format=torch.channels_last)
     if init_from:
@@ -205,6 +227,7 @@ def train(
     aug_gen = torch.Generator().manual_seed(cfg.seed)
     history: dict[str, list[dict[str, Any]]] = {"steps": [], "epochs": []}
     epoch, epoch_step, step, elapsed, test_accuracy = 1, 0, 0, 0.0, None
+    started_from = str(init_from) if init_from else None  # recorded, to compare before and after
 
     if state is not None:
         model = model_from_checkpoint(state, resume).to(device, memory_format=torch.channels_last)
@@ -218,6 +241,7 @@ def train(
         epoch, epoch_step, step = ts["epoch"], ts["epoch_step"], state["step"]
         elapsed, test_accuracy = state.get("train_seconds", 0.0), state.get("test_accuracy")
         history = state.get("history") or history
+        started_from = state.get("init_from")
 
     def checkpoint(finished: bool) -> Path:
         payload = {
@@ -237,6 +261,7 @@ def train(
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "digitlib_version": __version__,
             "train_args": cfg.to_dict(),
+            "init_from": started_from,
             "history": history,
             "training_state": None if finished else {
                 "optimizer": optimizer.state_dict(),
@@ -291,10 +316,12 @@ def train(
 
         # ---- test, then checkpoint ----
         test_loss, test_accuracy, per_class, _ = evaluate(model, test_set, device)
+        extra_accuracy = evaluate(model, extra_test, device)[1] if extra_test else None
         event = EpochEvent(
             epoch=epoch, step=step, samples_seen=step * cfg.batch_size,
             train_loss=epoch_loss / max(1, epoch_batches), test_loss=test_loss,
             test_accuracy=test_accuracy, per_class_accuracy=per_class, elapsed_s=elapsed,
+            extra_accuracy=extra_accuracy,
         )
         history["epochs"].append(dataclasses.asdict(event))
         epoch, epoch_step = epoch + 1, 0

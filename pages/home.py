@@ -1,14 +1,10 @@
 """Home: what the app does and where to start."""
 
-from pathlib import Path
-
 import streamlit as st
 
 from digitlib.app_support import ensure_app_navigation
 
 ensure_app_navigation()
-
-HERE = Path(__file__).resolve().parent
 
 st.title("Digits")
 st.markdown(
@@ -27,14 +23,13 @@ with left.container(border=True):
         "3. No webcam? Try one of the built-in samples."
     )
     st.page_link("pages/recognize.py", label="Read a number", icon=":material/arrow_forward:")
-if (HERE / "train.py").is_file():
-    with right.container(border=True):
-        st.subheader(":material/model_training: Train")
-        st.markdown(
-            "Train your own model on MNIST, watch its accuracy grow, compare it with the "
-            "shipped model, and use it on the Recognize page."
-        )
-        st.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
+with right.container(border=True):
+    st.subheader(":material/model_training: Train")
+    st.markdown(
+        "Train your own model on MNIST, watch its accuracy grow, compare it with the "
+        "shipped model, and use it on the Recognize page."
+    )
+    st.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
 
 with st.expander("Tips for a good reading", icon=":material/lightbulb:"):
     st.markdown(
