@@ -148,11 +148,19 @@ MNIST_CENTRE = (14.0, 14.0)  # mean centre of mass (x, y) of MNIST's test digits
 
 
 def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width of a bool mask: twice the area over the contour length."""
+    """Mean stroke width of a bool mask: twice the area over the outline length.
+
+    The outline is counted as the pixels that an erosion removes: much cheaper
+    than tracing contours, and on handwriting about 1/1.15 of the traced
+    contour's length, hence the factor.
+    """
     m = mask.astype(np.uint8)
-    contours, _ = cv2.findContours(m, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    perimeter = sum(cv2.arcLength(c, True) for c in contours)
-    return 2.0 * float(m.sum()) / max(perimeter, 1.0)
+    area = int(m.sum())
+    edge = area - int(cv2.erode(m, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0).sum())
+    return 2.0 * area / (1.15 * max(edge, 1))
+
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def to_mnist(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -271,7 +279,7 @@ def typical_width(blobs: list[Blob], digit_height: float) -> float:
     return median if median <= 1.3 * usual else usual
 
 
-SPLIT_COST = 0.4  # log-probability an extra piece must win back: a split needs clear evidence
+SPLIT_COST = 0.5  # log-probability an extra piece must win back: a split needs clear evidence
 
 
 def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width: float,
