@@ -4,6 +4,8 @@ The page only gathers input, calls ``digitlib`` and draws the result. Reading is
 ``Recognizer.read``; tables, CSV, samples and model choices come from
 ``digitlib.app_support``. The active model is ``st.session_state["active_model"]``
 (a checkpoint path, or None for the shipped model), shared with the Train page.
+After a reading the user can correct it (type the number or fix single digits); the
+corrected digits go into the personal set (``digitlib.personal``), shown on My digits.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from digitlib import app_support as support
+from digitlib import personal
 from digitlib.recognizer import ReadOptions, Recognizer
 
 UNCERTAIN_BELOW = ReadOptions().uncertain_below
@@ -206,11 +209,13 @@ def show_reading(result: support.ReadResult, expected: str | None = None) -> Non
         st.markdown(f"**Time** {r.seconds:.2f} s")
 
     if r.digits:
-        show_digit_strip(r)
+        key = init_correction(r)
+        show_digit_strip(r, key)
+        correct_reading(result, key)
     show_stages(r)
 
 
-def show_digit_strip(r) -> None:
+def show_digit_strip(r, key: str) -> None:
     st.subheader("Digits", divider="gray")
     st.caption("What the model saw for each digit (28 x 28 pixels, MNIST style), "
                "its answer and its three best guesses.")
@@ -226,6 +231,88 @@ def show_digit_strip(r) -> None:
                     st.progress(min(max(float(p), 0.0), 1.0), text=f"{label} · {support.percent(p)}")
                 if uncertain:
                     st.caption(support.uncertain_hint(d))
+                st.selectbox("Right digit", list(range(10)), key=fix_keys(key, len(r.digits))[1][i - 1],
+                             on_change=_digit_fixed, args=(key, [x.row for x in r.digits]),
+                             help="If this digit was misread, pick the right one, then save below.")
+
+
+# --------------------------------------------------------------------------- correcting
+
+
+def fix_keys(key: str, n: int) -> tuple[str, list[str]]:
+    """Session-state keys of a reading's typed number and of its per-digit pickers."""
+    return f"recognize_fix_{key}_text", [f"recognize_fix_{key}_{i}" for i in range(n)]
+
+
+def init_correction(r) -> str:
+    """Fill the correction widgets of this reading with what was read; returns its key."""
+    key = personal.reading_key([d.image for d in r.digits])
+    text_key, digit_keys = fix_keys(key, len(r.digits))
+    if text_key not in st.session_state:
+        st.session_state[text_key] = personal.correction_text([d.label for d in r.digits], [d.row for d in r.digits])
+    for k, d in zip(digit_keys, r.digits):
+        if k not in st.session_state:
+            st.session_state[k] = d.label
+    return key
+
+
+def _typed(key: str, n: int) -> None:
+    """The typed number changed: when it fits the boxes, set each digit's picker to match."""
+    text_key, digit_keys = fix_keys(key, n)
+    st.session_state.pop("recognize_fix_message", None)  # an old "saved" would mislead now
+    for k, label in zip(digit_keys, personal.match_correction(st.session_state[text_key], n).labels):
+        st.session_state[k] = label
+
+
+def _digit_fixed(key: str, rows: list[int]) -> None:
+    """A digit's picker changed: rewrite the typed number to match."""
+    text_key, digit_keys = fix_keys(key, len(rows))
+    st.session_state.pop("recognize_fix_message", None)
+    st.session_state[text_key] = personal.correction_text([st.session_state[k] for k in digit_keys], rows)
+
+
+def _save_correction(result: support.ReadResult, key: str) -> None:
+    r = result.reading
+    text_key, _ = fix_keys(key, len(r.digits))
+    try:
+        correction, report = personal.save_correction(
+            [d.image for d in r.digits], st.session_state[text_key], source=f"Recognize: {result.name}"
+        )
+    except (personal.PersonalSetError, OSError) as exc:
+        st.session_state["recognize_fix_message"] = (key, "error", f"Nothing was saved: {exc}")
+        return
+    if report is None:
+        st.session_state["recognize_fix_message"] = (key, "warning", correction.message)
+    else:
+        n = len(correction.labels)
+        st.session_state["recognize_fix_message"] = (
+            key, "success", f"Saved {n} digit{'s' if n != 1 else ''} to My digits ({report.describe()}).")
+
+
+def correct_reading(result: support.ReadResult, key: str) -> None:
+    """Type the right number (or fix single digits above) and save the digits with their labels."""
+    n = len(result.reading.digits)
+    text_key, _ = fix_keys(key, n)
+    with st.container(border=True, key="recognize_correct"):
+        st.markdown("**Misread? Correct it, and teach the model your handwriting**")
+        st.caption("Type the right number, or pick the right digit under each picture above, then save. "
+                   "Each digit's picture is kept with its right label in *My digits*; the Train page can "
+                   "fine-tune the model on them.")
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        left.text_input("The number is", key=text_key, on_change=_typed, args=(key, n),
+                        help="The digits in reading order, one per box; separate rows with /. Spaces are ignored.")
+        right.button("Save to My digits", key=f"recognize_fix_{key}_save", icon=":material/save:",
+                     on_click=_save_correction, args=(result, key), width="stretch")
+        message = st.session_state.get("recognize_fix_message")
+        if message and message[0] == key:
+            _, kind, text = message
+            if kind == "success":
+                st.success(text, icon=":material/check_circle:")
+                st.page_link("pages/my_digits.py", label="Open My digits", icon=":material/arrow_forward:")
+            elif kind == "warning":
+                st.warning(text, icon=":material/warning:")
+            else:
+                st.error(text, icon=":material/error:")
 
 
 def show_stages(r) -> None:

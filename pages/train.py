@@ -5,6 +5,11 @@ Training runs in a worker thread owned by a server-wide ``JobRegistry``
 script only starts jobs and draws snapshots of them. While a job runs, a
 fragment redraws the live view every second; reloading the page, switching
 pages or opening a second tab shows the same job.
+
+"Include my digits" fine-tunes the active model on MNIST plus the personal set of
+corrected digits (``digitlib.personal``, oversampled by ``TrainConfig.extra_data``);
+after such a run the page shows accuracy before and after, on MNIST test and on the
+held-out part of the personal set.
 """
 
 from __future__ import annotations
@@ -16,11 +21,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitlib import jobs, store
+from digitlib import jobs, personal, store
 from digitlib.app_support import ensure_app_navigation
-from digitlib.checkpoint import CheckpointError
+from digitlib.checkpoint import SHIPPED_MODEL, CheckpointError
 from digitlib.data import MNIST_FILES, DataUnavailableError, mnist_present, resolve_data_dir
-from digitlib.training import TrainConfig, recipe
+from digitlib.training import TrainConfig, finetune_recipe, recipe
 
 ARCHS = ["digitnet", "seednet"]
 ARCH_NOTES = {
@@ -119,6 +124,8 @@ def fill_recipe() -> None:
 
 
 def init_form() -> None:
+    if "train_mine" not in state:
+        state["train_mine"] = False
     if "train_arch" in state:
         return
     state["train_arch"] = "digitnet"
@@ -174,6 +181,7 @@ def settings_form(entries: list[store.ModelEntry]) -> None:
         format_func=lambda p: "Random weights (train from scratch)" if p == SCRATCH else labels.get(p, p),
         help="Begin from a trained model of the same architecture (fine-tuning) instead of random weights.",
     )
+    my_digits_option()
     st.text_input(
         "MNIST data folder", key="train_data", **keep,
         help="Folder holding MNIST/raw/ with the four MNIST files (torchvision's layout).",
@@ -229,7 +237,120 @@ def config_from_form() -> TrainConfig:
     cfg.log_every = int(state["train_log_every"])
     cfg.data_dir = state["train_data"].strip() or None
     cfg.download = bool(state["train_download"])
+    cfg.extra_data = str(personal.personal_dir()) if state.get("train_mine") else None
     return cfg
+
+
+# ---------------------------------------------------------------------------
+# my digits: fine-tuning on the personal set
+# ---------------------------------------------------------------------------
+
+
+def use_my_digits() -> None:
+    """'Include my digits' switched on: fine-tune the active model with the fine-tuning recipe."""
+    if not state.get("train_mine"):
+        return
+    active = state.get("active_model")
+    entry = store.read_entry(active) if active else store.read_entry(SHIPPED_MODEL, shipped=True)
+    if entry.usable and entry.arch in ARCHS:
+        state["train_arch"], state["train_init"] = entry.arch, str(entry.path)
+        start = entry.label
+    else:
+        start = "the model chosen under *Start from*"
+    cfg = finetune_recipe(state["train_arch"])
+    for key, name in RECIPE_KEYS.items():
+        state[key] = getattr(cfg, name)
+    state["train_limit"] = cfg.limit
+    say("info", f"Fine-tuning settings loaded: {plural(cfg.epochs, 'epoch')} over the first {cfg.limit:,} MNIST "
+                f"images plus your digits, learning rate {cfg.lr:g}, starting from {start}.")
+
+
+def my_digits_option() -> None:
+    """The 'Include my digits' toggle and what it would train on."""
+    try:
+        samples = personal.PersonalSet().samples()
+        problem = None
+    except personal.PersonalSetError as exc:
+        samples, problem = [], str(exc)
+    held = sum(s.held_out for s in samples)
+    usable = len(samples) - held > 0
+    if not usable:
+        state["train_mine"] = False
+    st.toggle(
+        "Include my digits", key="train_mine", on_change=use_my_digits, disabled=not usable,
+        help="Mix the digits you corrected on the Recognize page into MNIST, repeated so they make up about a "
+             "fifth of each epoch, and fine-tune the active model on them. One in five of your digits is "
+             "held out to measure the gain.",
+    )
+    if problem:
+        st.caption(f":red[My digits cannot be read: {problem}]")
+    elif usable:
+        st.caption(f"{plural(len(samples), 'digit')} in My digits: {len(samples) - held} to train on, "
+                   f"{held} held out for testing.")
+    else:
+        st.caption("Correct some readings on the Recognize page first: My digits has "
+                   f"{plural(len(samples), 'digit')}{' (all held out)' if samples else ''}.")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cached_comparison(before: str | None, before_sig: tuple, after: str, after_sig: tuple, folder: str,
+                      personal_sig: tuple, data_dir: str | None, test_limit: int | None,
+                      download: bool) -> personal.Comparison:
+    return personal.compare_models(before, after, folder, data_dir, test_limit, download)
+
+
+def fmt_pct(value: float | None) -> str:
+    return f"{value:.2%}" if value is not None else "–"
+
+
+def before_after(snap: jobs.JobSnapshot) -> None:
+    """Accuracy of the starting model and of the fine-tuned one: MNIST test and my held-out digits."""
+    cfg = snap.cfg
+    started = store.read_entry(snap.checkpoint).meta.get("init_from") or snap.init_from  # kept across resumes
+    before = str(started) if started else None
+    st.subheader("Before and after: your digits and MNIST")
+    try:
+        with st.spinner("Testing the model before and after fine-tuning…"):
+            c = cached_comparison(
+                before, file_signature(before), str(snap.checkpoint), file_signature(str(snap.checkpoint)),
+                cfg.extra_data, personal.PersonalSet(cfg.extra_data).signature(), cfg.data_dir, cfg.test_limit,
+                cfg.download,
+            )
+    except (CheckpointError, DataUnavailableError, personal.PersonalSetError, OSError) as exc:
+        st.error(f"Cannot compare the models: {exc}")
+        return
+
+    def delta(after: float | None, before_: float | None) -> str | None:
+        return f"{(after - before_) * 100:+.2f} points" if after is not None and before_ is not None else None
+
+    a, b = st.columns(2)
+    a.metric(f"My digits, held out ({c.n_personal})", fmt_pct(c.personal_after),
+             delta=delta(c.personal_after, c.personal_before),
+             help="Accuracy on the digits of My digits that training never saw, after fine-tuning.")
+    b.metric(f"MNIST test ({c.n_mnist:,} images)", fmt_pct(c.mnist_after), delta=delta(c.mnist_after, c.mnist_before),
+             help="Accuracy on MNIST's test digits after fine-tuning: it should stay about where it was.")
+    start = store.read_entry(before).label if before else "Random weights"
+    st.dataframe(
+        pd.DataFrame({
+            "Model": [f"Before: {start}", f"After: {snap.checkpoint.name}"],
+            "My digits (held out)": [fmt_pct(c.personal_before), fmt_pct(c.personal_after)],
+            "MNIST test": [fmt_pct(c.mnist_before), fmt_pct(c.mnist_after)],
+        }),
+        hide_index=True, key="train_before_after",
+    )
+    if c.n_personal == 0:
+        st.caption("None of your digits is held out yet, so the gain on them cannot be measured: save a few more.")
+
+
+def file_signature(path: str | None) -> tuple:
+    """(path, mtime_ns, size) so the cached comparison notices a rewritten checkpoint."""
+    if path is None:
+        return ()
+    try:
+        st_ = Path(path).stat()
+        return (path, st_.st_mtime_ns, st_.st_size)
+    except OSError:
+        return (path, 0, 0)
 
 
 # ---------------------------------------------------------------------------
@@ -317,11 +438,21 @@ def epoch_charts(snap: jobs.JobSnapshot, epochs: int) -> tuple[alt.Chart, alt.Ch
         .properties(height=220)
     )
     acc = pd.DataFrame({"epoch": [r["epoch"] for r in rows], "accuracy": [r["test_accuracy"] for r in rows]})
+    mine = [r for r in rows if r.get("extra_accuracy") is not None]
+    if mine:  # fine-tuning with my digits: their held-out accuracy as a second line
+        acc["set"] = "MNIST test"
+        acc = pd.concat([acc, pd.DataFrame({"epoch": [r["epoch"] for r in mine], "set": "my digits (held out)",
+                                            "accuracy": [r["extra_accuracy"] for r in mine]})])
+        color = alt.Color("set:N", title=None, legend=alt.Legend(orient="bottom-right"),
+                          scale=alt.Scale(domain=["MNIST test", "my digits (held out)"], range=["#2ca02c", "#9467bd"]))
+        mark = {}
+    else:
+        color, mark = alt.Undefined, {"color": "#2ca02c"}
     acc_chart = (
         alt.Chart(acc, title="Test accuracy per epoch")
-        .mark_line(point=True, color="#2ca02c")
+        .mark_line(point=True, **mark)
         .encode(x=x, y=alt.Y("accuracy:Q", title="accuracy", axis=alt.Axis(format=".1%"), scale=alt.Scale(zero=False)),
-                tooltip=["epoch:Q", alt.Tooltip("accuracy:Q", format=".2%")])
+                color=color, tooltip=["epoch:Q", alt.Tooltip("accuracy:Q", format=".2%")])
         .properties(height=220)
     )
     return loss_chart_, acc_chart
@@ -361,7 +492,8 @@ def draw_job(snap: jobs.JobSnapshot, live: bool) -> None:
         extra = f" · resumed from step {snap.steps[0]['step']}" if snap.resumed_from and snap.steps else ""
         st.markdown(
             f"**{STATUS_TEXT[snap.status]}** · {arch_label(cfg.arch)}, {plural(cfg.epochs, 'epoch')}, batch {cfg.batch_size}, "
-            f"lr {cfg.lr:g}, {cfg.optimizer}{', augmented' if cfg.augment else ''} · {where}{extra}"
+            f"lr {cfg.lr:g}, {cfg.optimizer}{', augmented' if cfg.augment else ''}"
+            f"{', with my digits' if cfg.extra_data else ''} · {where}{extra}"
         )
     with button:
         if live:
@@ -645,6 +777,8 @@ else:
             if snap.checkpoint.exists():
                 st.info(f"The last good checkpoint is untouched: `{snap.checkpoint}`.")
         draw_job(snap, live=False)
+        if snap.cfg.extra_data and snap.status != jobs.FAILED and snap.checkpoint.exists():
+            before_after(snap)
         st.fragment(idle_watch, run_every=IDLE_CHECK_S)()
 
 # Results: the model picked with Inspect, else the last run's checkpoint once it ended.
