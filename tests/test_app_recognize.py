@@ -311,10 +311,10 @@ def test_percent_is_short_and_honest():
 
 def test_read_safely_never_raises():
     def bad():
-        raise ValueError("not a readable image: cannot identify image file <_io.BytesIO object at 0x7f00deadbeef>")
+        raise ValueError("not a readable image (expected PNG, JPEG, BMP, TIFF or WebP)")
 
     r = support.read_safely("x.png", bad)
-    assert not r.ok and "0x7f" not in r.error and "cannot identify image file" in r.error
+    assert not r.ok and "x.png" in r.error and "not a readable image (expected PNG" in r.error
 
     def worse():
         raise KeyError("secret")

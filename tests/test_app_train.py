@@ -263,7 +263,7 @@ def test_unwritable_models_folder_is_reported(registry, monkeypatch, tmp_path):
 def test_form_fills_the_recipe_and_blocks_invalid_values(registry):
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.run()
-    assert at.number_input(key="train_epochs").value == 15 and at.toggle(key="train_augment").value
+    assert at.number_input(key="train_epochs").value == 20 and at.toggle(key="train_augment").value
     at.selectbox(key="train_arch").set_value("seednet").run()
     assert at.number_input(key="train_epochs").value == 5
     assert at.number_input(key="train_batch").value == 64
