@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import torch
 from torch import nn
@@ -33,21 +33,21 @@ class CheckpointError(ValueError):
     """A checkpoint file cannot be used; the message says why, in one line."""
 
 
-def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write ``payload`` to ``path`` atomically: temp file, fsync, rename.
-
-    Raises OSError (disk full, read-only folder, ...) unchanged, after removing
-    the temporary file, so callers can report it; the old file is untouched.
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file atomically: ``write(f)`` fills a temp file in the same folder,
+    which is fsynced and renamed over ``path``, so readers see the old file or the
+    new one, never half of one. Errors (disk full, read-only folder, ...) propagate
+    unchanged after the temp file is removed; the old file is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a model file is not a secret
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; these files are not secrets
         os.replace(tmp_name, path)
     except BaseException:
         try:
@@ -56,6 +56,11 @@ def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
             pass
         raise
     return path
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write ``payload`` to ``path`` atomically (see ``write_atomic``)."""
+    return write_atomic(path, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import argparse
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from .checkpoint import CheckpointError
 from .data import DATA_ENV_VAR, DataUnavailableError

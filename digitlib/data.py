@@ -30,6 +30,16 @@ def default_data_dir() -> Path:
     return Path(cache) / "digitlib" / "data"
 
 
+def user_data_folder(env_var: str, name: str) -> Path:
+    """A per-user folder of the app's own files: ``$env_var``, else
+    ``$XDG_DATA_HOME/digitlib/<name>`` (``~/.local/share/digitlib/<name>``). Not created here."""
+    env = os.environ.get(env_var)
+    if env:
+        return Path(env).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(data_home).expanduser() / "digitlib" / name
+
+
 def resolve_data_dir(root: str | os.PathLike | None = None) -> Path:
     """The data folder: ``root``, else ``$DIGITLIB_DATA``, else the per-user cache."""
     if root:

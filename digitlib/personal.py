@@ -30,7 +30,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -41,7 +40,8 @@ import cv2
 import numpy as np
 import torch
 
-from .data import MnistSplit
+from .checkpoint import write_atomic
+from .data import MnistSplit, user_data_folder
 
 PERSONAL_ENV_VAR = "DIGITLIB_PERSONAL"
 FORMAT = "digitlib-personal"
@@ -62,11 +62,7 @@ class PersonalSetError(ValueError):
 def personal_dir() -> Path:
     """The personal set's folder: ``$DIGITLIB_PERSONAL``, else ``$XDG_DATA_HOME/digitlib/personal``
     (``~/.local/share/digitlib/personal`` when XDG_DATA_HOME is unset). Not created here."""
-    env = os.environ.get(PERSONAL_ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(data_home).expanduser() / "digitlib" / "personal"
+    return user_data_folder(PERSONAL_ENV_VAR, "personal")
 
 
 def digit_id(image: np.ndarray) -> str:
@@ -174,22 +170,6 @@ _thread_lock = threading.RLock()
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: readers see the old file or the new one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 class PersonalSet:
@@ -309,7 +289,7 @@ class PersonalSet:
 
     def _write_index(self, samples: Iterable[Sample]) -> None:
         doc = {"format": FORMAT, "version": FORMAT_VERSION, "samples": [s.to_json() for s in samples]}
-        _write_atomic(self.index_path, (json.dumps(doc, indent=1) + "\n").encode("utf-8"))
+        write_atomic(self.index_path, lambda f: f.write((json.dumps(doc, indent=1) + "\n").encode("utf-8")))
 
     def add(self, image: np.ndarray, label: int, source: str = "") -> SaveReport:
         """Save one digit with its label (see ``add_many``)."""
@@ -336,7 +316,7 @@ class PersonalSet:
                     old = samples.get(sample_id)
                     path = self.folder / IMAGES / f"{sample_id}.png"
                     if not path.is_file():
-                        _write_atomic(path, encode_png(image))
+                        write_atomic(path, lambda f: f.write(encode_png(image)))
                         created.append(path)
                     if old is None:
                         report.added += 1

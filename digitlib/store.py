@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .checkpoint import SHIPPED_MODEL, CheckpointError, checkpoint_summary
+from .data import user_data_folder
 
 MODELS_ENV_VAR = "DIGITLIB_MODELS"
 
@@ -32,11 +33,7 @@ ARCH_LABELS = {"digitnet": "DigitNet", "seednet": "SeedNet"}
 def models_dir() -> Path:
     """The models folder: ``$DIGITLIB_MODELS``, else ``$XDG_DATA_HOME/digitlib/models``
     (``~/.local/share/digitlib/models`` when XDG_DATA_HOME is unset). Not created here."""
-    env = os.environ.get(MODELS_ENV_VAR)
-    if env:
-        return Path(env).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(data_home).expanduser() / "digitlib" / "models"
+    return user_data_folder(MODELS_ENV_VAR, "models")
 
 
 @dataclass

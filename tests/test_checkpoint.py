@@ -3,7 +3,7 @@ import pickle
 import pytest
 import torch
 
-from digitlib.checkpoint import (SHIPPED_MODEL, CheckpointError, checkpoint_summary, load_checkpoint,
+from digitlib.checkpoint import (SHIPPED_MODEL, CheckpointError, checkpoint_summary,
                                  load_model, save_checkpoint)
 from digitlib.model import SeedNet
 

@@ -102,14 +102,14 @@ def test_a_failed_index_write_keeps_earlier_samples_and_leaves_no_files(pset, mo
     pset.add_many([(digit(1), 1), (digit(2), 2)])
     index_before = (pset.folder / "index.json").read_bytes()
     files_before = files_in(pset.folder)
-    real = personal._write_atomic
+    real = personal.write_atomic
 
-    def failing(path, data):
+    def failing(path, write):
         if path.name == "index.json":
             raise OSError(28, "No space left on device")
-        return real(path, data)
+        return real(path, write)
 
-    monkeypatch.setattr(personal, "_write_atomic", failing)
+    monkeypatch.setattr(personal, "write_atomic", failing)
     with pytest.raises(OSError):
         pset.add_many([(digit(3), 3), (digit(4), 4)])
     assert (pset.folder / "index.json").read_bytes() == index_before
