@@ -49,11 +49,13 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             os.fsync(f.fileno())
         os.chmod(tmp_name, 0o644)  # mkstemp makes it private; these files are not secrets
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and not exc.filename:
+            exc.filename = str(path)  # "No space left on device" alone does not say where
         raise
     return path
 

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from .checkpoint import write_atomic
+from .preprocess import read_header
 from .data import MnistSplit, user_data_folder
 
 PERSONAL_ENV_VAR = "DIGITLIB_PERSONAL"
@@ -99,6 +100,12 @@ def encode_png(image: np.ndarray) -> bytes:
 def decode_png(data: bytes) -> np.ndarray | None:
     """A 28x28 greyscale uint8 image from PNG (or other image) bytes; None if it is not one."""
     if not data:
+        return None
+    try:  # size from the header first: a tiny file may claim a huge image
+        header = read_header(data)
+        if (header.width, header.height) != (28, 28):
+            return None
+    except ValueError:
         return None
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
     if img is None or img.shape != (28, 28) or img.dtype != np.uint8:

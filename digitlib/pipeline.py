@@ -65,7 +65,8 @@ def stage_decode(w: Work) -> np.ndarray:
     h, wd = bgr.shape[:2]
     w.scale = pre.working_scale(h, wd, w.options.max_side)
     if w.scale < 1:
-        w.warnings.append(f"The {wd}x{h} image was downscaled to {round(wd * w.scale)}x{round(h * w.scale)} for reading.")
+        w.warnings.append(f"The {wd}x{h} image was downscaled to "
+                          f"{max(1, round(wd * w.scale))}x{max(1, round(h * w.scale))} for reading.")
     w.bgr = pre.resize_by(bgr, w.scale)
     return cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
 

@@ -9,24 +9,47 @@ bool (H, W).
 from __future__ import annotations
 
 import io
+import math
 import os
 from dataclasses import dataclass
 
-# OpenCV refuses to decode images above this many pixels (decompression bombs).
-# It reads the variable when cv2 is first imported, hence before the import.
-MAX_DECODE_PIXELS = 120_000_000
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_DECODE_PIXELS))
-
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
+# Limits on what an untrusted file may cost to decode (see decode_image).
+#: The pixel limit: larger images are refused before their pixels are decoded. Baseline
+#: JPEGs up to MAX_JPEG_PIXELS are decoded at 1/2, 1/4 or 1/8 size instead.
+MAX_DECODE_PIXELS = 50_000_000
+#: Largest full-size JPEG that is decoded at a reduced size (baseline, single-scan only);
+#: below Pillow's own hard limit (2 x PIL.Image.MAX_IMAGE_PIXELS, 179 MP by default).
+MAX_JPEG_PIXELS = 3 * MAX_DECODE_PIXELS
+#: The most memory the decoder may need for one image (its output array and, for
+#: progressive JPEGs and single-strip TIFFs, its whole-image working buffer).
+MAX_DECODE_BYTES = 384 * 1024 * 1024
+#: Largest encoded file read from a path, bytes or a file object.
 MAX_FILE_BYTES = 50 * 1024 * 1024
 SUPPORTED_FORMATS = "PNG, JPEG, BMP, TIFF or WebP"
 
 
+def _limit_opencv_pixels() -> None:
+    """OpenCV's own limit (a second line behind the header checks below). OpenCV reads the
+    variable once, when cv2 is first imported, hence this runs before the import; a
+    stricter value already in the environment is kept."""
+    try:
+        current = int(os.environ.get("OPENCV_IO_MAX_IMAGE_PIXELS", ""))
+    except ValueError:
+        current = 0
+    if not 0 < current <= MAX_DECODE_PIXELS:
+        os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"] = str(MAX_DECODE_PIXELS)
+
+
+_limit_opencv_pixels()
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
 # ---------------------------------------------------------------------------
 # Decoding
 # ---------------------------------------------------------------------------
+
+_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")  # the only parsers Pillow may use on uploads
 
 
 @dataclass
@@ -35,32 +58,131 @@ class ImageHeader:
     height: int
     format: str
     orientation: int  # EXIF orientation tag, 1 = upright
+    bytes_per_pixel: int = 4  # what the decoder's output needs per pixel, at most
+    buffer_bytes: int = 0  # a working buffer the decoder needs besides its output (TIFF strip)
+
+
+def _megapixels(n: int) -> str:
+    return f"{n / 1_000_000:.0f} megapixel"
 
 
 def read_header(data: bytes) -> ImageHeader:
-    """Size, format and EXIF orientation without decoding the pixels.
+    """Size, format, EXIF orientation and decoding cost without decoding the pixels.
 
-    Raises ValueError when ``data`` is not an image in a supported format.
+    Only the PNG, JPEG, BMP, TIFF and WebP parsers are tried. Raises ValueError when
+    ``data`` is not an image in a supported format.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(io.BytesIO(data), formats=_FORMATS) as im:
             width, height = im.size
             fmt = im.format or "?"
-            try:
-                orientation = int(im.getexif().get(0x0112, 1))
-            except Exception:  # a broken EXIF block is no reason to refuse the photo
-                orientation = 1
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            orientation = 1
+            # Pillow's PNG reader decodes every pixel to look for EXIF after the image data:
+            # only EXIF found before it is used, so nothing is decoded here.
+            if fmt != "PNG" or "exif" in im.info:
+                try:
+                    orientation = int(im.getexif().get(0x0112, 1))
+                except Exception:  # a broken EXIF block is no reason to refuse the photo
+                    orientation = 1
+            tiff = _tiff_layout(im) if fmt == "TIFF" else None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own limit (the warning only arrives as an exception where warnings are errors).
+        raise ValueError(
+            f"the image has too many pixels to decode safely (the limit is {_megapixels(MAX_DECODE_PIXELS)}s; "
+            "save a smaller copy)"
+        ) from None
+    except Exception:  # noqa: BLE001 - whatever a parser raises on hostile bytes
         raise ValueError(f"not a readable image (expected {SUPPORTED_FORMATS})") from None
-    except Image.DecompressionBombError:
-        raise ValueError("image is too large to decode safely") from None
-    if fmt not in ("PNG", "JPEG", "MPO", "BMP", "TIFF", "WEBP"):
+    if fmt not in (*_FORMATS, "MPO"):
         raise ValueError(f"unsupported image format {fmt} (expected {SUPPORTED_FORMATS})")
     if width < 1 or height < 1:
         raise ValueError("image has no pixels")
-    return ImageHeader(width, height, fmt, orientation)
+    header = ImageHeader(width, height, fmt, orientation)
+    if fmt == "PNG" and data[12:16] == b"IHDR" and len(data) >= 26:
+        depth, colour_type = data[24], data[25]
+        idat = data.find(b"IDAT")
+        alpha = colour_type in (4, 6) or b"tRNS" in data[:idat if idat > 0 else len(data)]
+        channels = 1 if colour_type == 0 and not alpha else 4 if alpha else 3
+        # OpenCV's PNG reader holds the decoded rows once more besides its output.
+        header.bytes_per_pixel = (2 if depth > 8 else 1) * channels
+        header.buffer_bytes = width * height * header.bytes_per_pixel
+    elif fmt == "WEBP":
+        header.bytes_per_pixel = 8  # an RGBA canvas, then the output
+    elif tiff is not None:
+        header.bytes_per_pixel, strip_rows = tiff
+        header.buffer_bytes = min(strip_rows, height) * width * max(4, header.bytes_per_pixel)
+    return header
+
+
+def _tiff_layout(im) -> tuple[int, int]:
+    """(output bytes per pixel, rows per strip or tile) of a TIFF, from its tags; generous."""
+    tags = im.tag_v2
+    bits = tags.get(258, 8)
+    bits = max(bits) if isinstance(bits, tuple) and bits else bits
+    samples = int(tags.get(277, 1) or 1)
+    per_sample = max(1, math.ceil(int(bits) / 8))
+    rows = int(tags.get(323, 0) or 0) or int(tags.get(278, 0) or 0) or im.size[1]  # tile length or strip rows
+    return per_sample * (samples if samples in (1, 3) else 4), max(1, rows)
+
+
+@dataclass
+class _JpegLayout:
+    channels: int
+    bytes_per_sample: int
+    coefficient_bytes_per_pixel: float  # the DCT coefficients of the whole image, per pixel
+    whole_image_buffer: bool  # progressive, lossless or multi-scan: all coefficients are held at once
+
+
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_layout(data: bytes) -> _JpegLayout | None:
+    """Walk a JPEG's markers up to its first scan: components, sampling, precision, and
+    whether the decoder must buffer every coefficient of the image (progressive or
+    several scans), which costs memory in proportion to the *full* size even when
+    decoding at 1/8. None when the markers cannot be followed."""
+    i, n, frame = 2, len(data), None
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+            continue
+        if marker == 0xD9:
+            return None
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        segment = data[i + 4:i + 2 + length]
+        if length < 2 or len(segment) < length - 2:
+            return None
+        if marker in _JPEG_SOF:
+            if frame is not None or len(segment) < 6:
+                return None
+            count = segment[5]
+            sampling = [segment[6 + 3 * k + 1] for k in range(count) if 6 + 3 * k + 1 < len(segment)]
+            if count < 1 or len(sampling) != count:
+                return None
+            h = [max(1, s >> 4) for s in sampling]
+            v = [max(1, s & 15) for s in sampling]
+            blocks = sum(a * b for a, b in zip(h, v)) / (max(h) * max(v))
+            frame = (marker, segment[0], count, 2.0 * blocks)  # 64 int16 coefficients per 8x8 block
+        elif marker == 0xDA:  # start of the first scan
+            if frame is None or not segment:
+                return None
+            sof, precision, count, coefficients = frame
+            whole = sof not in (0xC0, 0xC1) or segment[0] < count
+            if not whole:  # another scan before the end of the image: a multi-scan sequential file
+                after = i + 2 + length
+                next_scan, end = data.find(b"\xff\xda", after), data.find(b"\xff\xd9", after)
+                whole = next_scan != -1 and (end == -1 or next_scan < end)
+            return _JpegLayout(1 if count == 1 else max(3, count), 2 if precision > 8 else 1, coefficients, whole)
+        i += 2 + length
+    return None
 
 
 def apply_exif_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
@@ -77,12 +199,16 @@ def apply_exif_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
     return ops[orientation](img) if orientation in ops else img
 
 
+_BAND_PIXELS = 1 << 20  # conversions work on bands of rows, so their temporaries stay small
+
+
 def to_bgr8(img: np.ndarray) -> np.ndarray:
     """Any decoded array -> BGR uint8 (H, W, 3).
 
     Accepts grey (H, W), (H, W, 1), grey+alpha (H, W, 2), BGR, BGRA; uint8,
-    uint16, other integer types or floats (0..1 when max <= 1). Alpha is composited
-    on white paper.
+    uint16, other integer types or floats (0..1 when max <= 1; NaN and infinities
+    count as 0). Alpha is composited on white paper. Raises ValueError for anything
+    else. Memory: the output plus a few megabytes, whatever the input's type.
     """
     if not isinstance(img, np.ndarray):
         raise ValueError(f"expected an image array, not {type(img).__name__}")
@@ -90,77 +216,121 @@ def to_bgr8(img: np.ndarray) -> np.ndarray:
         raise ValueError(f"not an image array: shape {img.shape}")
     if img.ndim == 3 and img.shape[2] not in (1, 2, 3, 4):
         raise ValueError(f"an image has 1, 2, 3 or 4 channels, not {img.shape[2]}")
-    img = _to_uint8(img)
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    channels = img.shape[2]
-    if channels == 1:
-        return cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR)
-    if channels == 2:
-        colour, alpha = cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR), img[:, :, 1]
-    elif channels == 3:
-        return np.ascontiguousarray(img)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    to_uint8 = _uint8_converter(img)
+    h, w = img.shape[:2]
+    channels = 1 if img.ndim == 2 else img.shape[2]
+    out = np.empty((h, w, 3), np.uint8)
+    band = max(1, _BAND_PIXELS // w)
+    for y in range(0, h, band):
+        rows = to_uint8(img[y:y + band])
+        if channels == 1:
+            out[y:y + band] = rows[:, :, None]
+        elif channels == 3:
+            out[y:y + band] = rows
+        else:  # alpha on white paper; grey (+ alpha) broadcasts to B, G, R
+            colour = rows[:, :, :3] if channels == 4 else rows[:, :, :1]
+            a = rows[:, :, channels - 1:].astype(np.float32) / 255.0
+            out[y:y + band] = (colour.astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+    return out
+
+
+def _uint8_converter(img: np.ndarray):
+    """A function that turns bands of rows of ``img`` into uint8 the same way for all
+    bands (floats are scaled by the whole image's maximum)."""
+    dtype = img.dtype
+    if dtype == np.uint8:
+        return lambda rows: rows
+    if dtype == np.bool_:
+        return lambda rows: rows.astype(np.uint8) * 255
+    if dtype.kind == "u" and dtype.itemsize == 2:  # 16-bit: keep the high byte
+        return lambda rows: (rows >> 8).astype(np.uint8)
+    if dtype.kind == "f":
+        band = max(1, _BAND_PIXELS // img.shape[1])
+        top = 0.0
+        for y in range(0, img.shape[0], band):
+            top = max(top, float(np.nan_to_num(img[y:y + band].astype(np.float32), nan=0.0, posinf=0.0,
+                                               neginf=0.0).max()))
+        offset, scale = 0.0, 255.0 if top <= 1.0 else 1.0
+    elif dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        offset, scale = float(info.min), 255.0 / (float(info.max) - float(info.min))
     else:
-        colour, alpha = img[:, :, :3], img[:, :, 3]
-    a = alpha.astype(np.float32)[:, :, None] / 255.0
-    return (colour.astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+        raise ValueError(f"unsupported pixel type {dtype}")
+
+    def convert(rows: np.ndarray) -> np.ndarray:
+        values = rows.astype(np.float32)
+        np.nan_to_num(values, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        values -= offset
+        values *= scale
+        values += 0.5
+        np.clip(values, 0.0, 255.0, out=values)
+        return values.astype(np.uint8)
+
+    return convert
 
 
-def _to_uint8(img: np.ndarray) -> np.ndarray:
-    if img.dtype == np.uint8:
-        return img
-    if img.dtype == np.bool_:
-        return img.astype(np.uint8) * 255
-    if np.issubdtype(img.dtype, np.floating):
-        finite = np.nan_to_num(img.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        top = 1.0 if finite.size and float(finite.max()) <= 1.0 else 255.0
-        return np.clip(finite * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
-    if img.dtype == np.uint16:
-        return (img >> 8).astype(np.uint8)
-    if np.issubdtype(img.dtype, np.integer):
-        info = np.iinfo(img.dtype)
-        scaled = (img.astype(np.float64) - info.min) / (info.max - info.min) * 255.0
-        return scaled.astype(np.uint8)
-    raise ValueError(f"unsupported pixel type {img.dtype}")
-
-
-def decode_image(data: bytes, max_pixels: int = MAX_DECODE_PIXELS) -> tuple[np.ndarray, list[str]]:
+def decode_image(
+    data: bytes, max_pixels: int = MAX_DECODE_PIXELS, max_bytes: int = MAX_DECODE_BYTES
+) -> tuple[np.ndarray, list[str]]:
     """Encoded bytes -> (BGR uint8 upright image, notes).
 
     EXIF orientation is applied, alpha composited on white, 16-bit reduced to
-    8-bit. The header is checked before the pixels are decoded, so a small file
-    that would expand to a huge image is refused (or, for JPEG, decoded at a
-    reduced size). Raises ValueError with a readable message on bad input.
+    8-bit. The header is read first and the cost of decoding checked before any
+    pixel is decoded: more than ``max_pixels`` pixels (baseline JPEGs: decoded at a
+    reduced size up to MAX_JPEG_PIXELS) or more than ``max_bytes`` of decoder memory
+    (16-bit, float or progressive images) is refused. Raises ValueError with a
+    readable message on bad input, never another exception.
     """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(f"expected the bytes of an image file, not {type(data).__name__}")
+    data = bytes(data)
     if not data:
         raise ValueError("the file is empty")
     if len(data) > MAX_FILE_BYTES:
         raise ValueError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     header = read_header(data)
     notes: list[str] = []
+    size = f"{header.width}x{header.height}"
     pixels = header.width * header.height
-    flags = cv2.IMREAD_UNCHANGED
+    flags, factor = cv2.IMREAD_UNCHANGED, 1
+    jpeg = _jpeg_layout(data) if header.format in ("JPEG", "MPO") else None
     if pixels > max_pixels:
-        if header.format not in ("JPEG", "MPO"):
-            raise ValueError(
-                f"the image is {header.width}x{header.height} pixels, more than the "
-                f"{max_pixels // 1_000_000} megapixel limit"
-            )
-        # JPEG decodes at 1/2, 1/4 or 1/8 size directly, in bounded memory.
+        too_large = f"the image is {size} pixels, more than the {_megapixels(max_pixels)} limit (save a smaller copy)"
+        if jpeg is None or jpeg.whole_image_buffer or pixels > max(MAX_JPEG_PIXELS, max_pixels):
+            raise ValueError(too_large)
+        # A baseline JPEG decodes at 1/2, 1/4 or 1/8 size directly, in bounded memory.
         for factor, reduced in ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4),
                                 (8, cv2.IMREAD_REDUCED_COLOR_8)):
             if pixels / factor**2 <= max_pixels:
                 flags = reduced | cv2.IMREAD_IGNORE_ORIENTATION
-                notes.append(f"The {header.width}x{header.height} photo was decoded at 1/{factor} size.")
+                notes.append(f"The {size} photo was decoded at 1/{factor} size.")
                 break
         else:
-            raise ValueError(f"the image is {header.width}x{header.height} pixels, too large to read")
+            raise ValueError(too_large)
+    out_w, out_h = -(-header.width // factor), -(-header.height // factor)
+    if jpeg is not None:
+        cost = out_w * out_h * (3 if factor > 1 else jpeg.channels) * jpeg.bytes_per_sample
+        if jpeg.whole_image_buffer:
+            cost += int(pixels * jpeg.coefficient_bytes_per_pixel)
+    elif header.format in ("JPEG", "MPO"):  # markers we cannot follow: assume the worst
+        cost = pixels * 8
+    else:
+        cost = pixels * header.bytes_per_pixel + header.buffer_bytes
+    if cost > max_bytes:
+        raise ValueError(
+            f"the image ({size} pixels, {header.format}) needs about {cost // 2**20} MB to decode, "
+            f"more than the {max_bytes // 2**20} MB limit (save a smaller or 8-bit copy)"
+        )
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     except cv2.error as exc:
         raise ValueError(f"the image could not be decoded ({str(exc).strip().splitlines()[-1][:100]})") from None
     if img is None or img.size == 0:
         raise ValueError("the image is truncated or corrupt and could not be decoded")
+    if img.shape[0] > out_h or img.shape[1] > out_w:
+        raise ValueError(f"the image decodes to {img.shape[1]}x{img.shape[0]} pixels, not the {size} of its header")
     img = to_bgr8(img)
     return apply_exif_orientation(img, header.orientation), notes
 
@@ -170,18 +340,36 @@ def load_image(image) -> tuple[np.ndarray, list[str]]:
     if isinstance(image, np.ndarray):
         return to_bgr8(image), []
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return decode_image(bytes(image))
+        return decode_image(image)
+    too_big = f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB"
     if isinstance(image, (str, os.PathLike)):
         path = os.fspath(image)
-        if not os.path.isfile(path):
-            raise ValueError(f"no such file: {path}")
-        if os.path.getsize(path) > MAX_FILE_BYTES:
-            raise ValueError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-        with open(path, "rb") as f:
-            return decode_image(f.read())
+        try:
+            if not os.path.isfile(path):
+                raise ValueError(f"no such file: {path}")
+            if os.path.getsize(path) > MAX_FILE_BYTES:
+                raise ValueError(too_big)
+            with open(path, "rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ValueError(f"cannot read {path} ({exc.strerror or type(exc).__name__})") from None
+        except TypeError:  # a bytes path with a NUL byte and the like
+            raise ValueError(f"not a usable path: {path!r}") from None
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(too_big)
+        return decode_image(data)
     if hasattr(image, "read"):  # file-like, e.g. Streamlit's UploadedFile
-        return decode_image(image.read())
+        try:
+            data = image.read(MAX_FILE_BYTES + 1)
+        except Exception as exc:  # noqa: BLE001 - a file object of any kind
+            raise ValueError(f"cannot read the file ({type(exc).__name__})") from None
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ValueError(f"the file gave {type(data).__name__}, not bytes: open it in binary mode")
+        if len(data) > MAX_FILE_BYTES:
+            raise ValueError(too_big)
+        return decode_image(data)
     raise ValueError(f"cannot read an image from a {type(image).__name__}")
+
 
 
 # ---------------------------------------------------------------------------
@@ -283,8 +471,9 @@ def binarise(ink: np.ndarray) -> np.ndarray:
     """
     otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Paper noise level (robust: the ink is a minority of pixels); ink must stand well above it.
-    median = float(np.median(ink))
-    noise = 1.4826 * float(np.median(np.abs(ink.astype(np.float32) - median)))
+    sample = ink[::3, ::3].astype(np.float32)  # statistics of the paper: a sparse sample is plenty
+    median = float(np.median(sample))
+    noise = 1.4826 * float(np.median(np.abs(sample - median)))
     high = max(float(otsu), MIN_INK_CONTRAST, median + 8 * noise)
     strong = ink >= high
     weak = ink >= high * 0.5
@@ -304,6 +493,9 @@ def remove_long_lines(mask: np.ndarray, min_width: float, min_height: float) -> 
     crossed a removed line are bridged again across it. Returns (cleaned mask,
     mask of the removed lines), both bool (H, W).
     """
+    widest, tallest = _longest_extent(mask)
+    if widest < min_width and tallest < min_height:  # the usual case: nothing that long, skip the work
+        return mask.copy(), np.zeros_like(mask)
     m = mask.astype(np.uint8)
     h_len, v_len = max(3, int(min_width)), max(3, int(min_height))
     horiz = _thin_runs(cv2.morphologyEx(m, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (h_len, 1))), 1)
@@ -321,6 +513,14 @@ def remove_long_lines(mask: np.ndarray, min_width: float, min_height: float) -> 
                                 cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1))).astype(bool)
     restored = (horiz.astype(bool) & across_h) | (vert.astype(bool) & across_v)
     return cleaned | restored, lines & ~restored
+
+
+def _longest_extent(mask: np.ndarray) -> tuple[int, int]:
+    """(widest, tallest) bounding box over the mask's connected components."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0, 0
+    return int(stats[1:, cv2.CC_STAT_WIDTH].max()), int(stats[1:, cv2.CC_STAT_HEIGHT].max())
 
 
 def _thin_runs(runs: np.ndarray, across_axis: int) -> np.ndarray:
