@@ -1,0 +1,354 @@
+"""Benchmarks that print markdown tables.
+
+``python -m digitlib.bench read``: our reader (``Recognizer.read``) against the
+article's method (``digitlib.baselines.SeedBaseline``) on the real samples and on
+the synthetic suites, side by side in one run: exact matches, digit accuracy,
+median and 95th-percentile time per image, crashes.
+
+``python -m digitlib.bench train``: SeedNet with the article's recipe and DigitNet
+with its default recipe, trained one after the other on this machine: test
+accuracy after each epoch, time, and time to reach 99.0 % test accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLES_ENV_VAR = "DIGITLIB_SAMPLES"
+
+Reader = Callable[[np.ndarray], str]
+
+
+# ---------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: the fewest insertions, deletions and substitutions turning ``a`` into ``b``."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def digit_accuracy(predicted: str, label: str) -> float:
+    """1 - edit distance / len(label), floored at 0 so one wild over-read costs one image, not more."""
+    return max(0.0, 1.0 - edit_distance(predicted, label) / max(1, len(label)))
+
+
+@dataclass
+class Score:
+    """How one reader did on one set of images."""
+
+    n: int
+    exact: float  # fraction of images read exactly
+    digit_accuracy: float  # mean over images of digit_accuracy()
+    median_ms: float
+    p95_ms: float
+    crashes: int  # calls that raised; they count as reading ""
+
+
+def score(predictions: list[str | None], labels: list[str], seconds: list[float]) -> Score:
+    """Score readings (None: the reader raised) against their labels and timings."""
+    texts = [p if p is not None else "" for p in predictions]
+    ms = np.array(seconds, dtype=np.float64) * 1000.0
+    return Score(
+        n=len(labels),
+        exact=float(np.mean([t == lab for t, lab in zip(texts, labels)])) if labels else 0.0,
+        digit_accuracy=float(np.mean([digit_accuracy(t, lab) for t, lab in zip(texts, labels)])) if labels else 0.0,
+        median_ms=float(np.median(ms)) if ms.size else 0.0,
+        p95_ms=float(np.percentile(ms, 95)) if ms.size else 0.0,
+        crashes=sum(p is None for p in predictions),
+    )
+
+
+def run_readers(
+    readers: dict[str, Reader], images: list[np.ndarray]
+) -> tuple[dict[str, list[str | None]], dict[str, list[float]], dict[str, str]]:
+    """Run every reader on every image, interleaved image by image so that load on
+    a shared machine hits all readers alike. Exceptions are caught and counted.
+
+    Returns per reader: the texts (None where it raised), the seconds per image,
+    and the first error message (if any) to show the user.
+    """
+    texts: dict[str, list[str | None]] = {name: [] for name in readers}
+    seconds: dict[str, list[float]] = {name: [] for name in readers}
+    first_error: dict[str, str] = {}
+    for image in images:
+        for name, read in readers.items():
+            start = time.perf_counter()
+            try:
+                text: str | None = str(read(image))
+            except Exception as exc:  # a crash is a result to count, not a reason to stop
+                text = None
+                first_error.setdefault(name, f"{type(exc).__name__}: {exc}".splitlines()[0][:200])
+            seconds[name].append(time.perf_counter() - start)
+            texts[name].append(text)
+    return texts, seconds, first_error
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------
+
+
+def default_samples_dir() -> Path:
+    """``$DIGITLIB_SAMPLES``, else ``../shared/samples`` next to the repository."""
+    env = os.environ.get(SAMPLES_ENV_VAR)
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "samples"
+
+
+def load_samples(folder: Path) -> list[tuple[str, np.ndarray, str, str]]:
+    """(file name, BGR uint8 image, label, kind) of each sample in ``labels.tsv``; labels stay text."""
+    import cv2
+
+    out = []
+    with open(folder / "labels.tsv", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            image = cv2.imread(str(folder / row["file"]), cv2.IMREAD_COLOR)
+            if image is None:
+                raise ValueError(f"cannot decode sample {folder / row['file']}")
+            out.append((row["file"], image, row["label"], row["kind"]))
+    return out
+
+
+def machine_line() -> str:
+    import torch
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+        f"with {torch.get_num_threads()} threads, load average {load} at start; "
+        f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='minutes')}"
+    )
+
+
+# ---------------------------------------------------------------------------
+# read
+# ---------------------------------------------------------------------------
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def read_table(results: list[tuple[str, str, Score]]) -> str:
+    """Markdown table of (set, reader, score) rows."""
+    lines = [
+        "| set | images | reader | exact match | digit accuracy | median ms | p95 ms | crashes |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for set_name, reader, s in results:
+        lines.append(
+            f"| {set_name} | {s.n} | {reader} | {_pct(s.exact)} | {_pct(s.digit_accuracy)} | "
+            f"{s.median_ms:.1f} | {s.p95_ms:.1f} | {s.crashes} |"
+        )
+    return "\n".join(lines)
+
+
+def speed_table(results: list[tuple[str, str, Score]], ours: str, baseline: str) -> str:
+    """Markdown table of the ratio of median times, baseline / ours, per set."""
+    by_set: dict[str, dict[str, Score]] = {}
+    for set_name, reader, s in results:
+        by_set.setdefault(set_name, {})[reader] = s
+    lines = [f"| set | median time {baseline} / {ours} |", "|---|---:|"]
+    for set_name, scores in by_set.items():
+        a, b = scores[baseline].median_ms, scores[ours].median_ms
+        lines.append(f"| {set_name} | {a / b:.2f}x |" if b > 0 else f"| {set_name} | n/a |")
+    return "\n".join(lines)
+
+
+def bench_read(args: argparse.Namespace) -> int:
+    from .baselines import SeedBaseline
+    from .recognizer import Recognizer
+    from .synth import SUITES, make_suite
+
+    ours, baseline = "ours", "seed baseline"
+    recognizer = Recognizer(args.model)
+    seed_baseline = SeedBaseline(args.baseline_model)
+    readers: dict[str, Reader] = {
+        ours: lambda image: recognizer.read(image).text,
+        baseline: seed_baseline.read_text,
+    }
+
+    sets: list[tuple[str, list[str], list[np.ndarray], list[str]]] = []  # (name, ids, images, labels)
+    samples_dir = Path(args.samples) if args.samples else default_samples_dir()
+    if not args.no_samples:
+        samples = load_samples(samples_dir)
+        sets.append(("samples (all)", [s[0] for s in samples], [s[1] for s in samples], [s[2] for s in samples]))
+        for kind in sorted({s[3] for s in samples}):
+            chosen = [s for s in samples if s[3] == kind]
+            sets.append((f"samples: {kind}", [s[0] for s in chosen], [s[1] for s in chosen], [s[2] for s in chosen]))
+    for suite in [s for s in args.suites.split(",") if s] if args.suites is not None else SUITES:
+        cases = make_suite(suite, args.n, seed=args.seed, root=args.data)
+        sets.append((f"synthetic {suite} (seed {args.seed})", [f"{suite}#{i}" for i in range(len(cases))],
+                     [c[0] for c in cases], [c[1] for c in cases]))
+    if not sets:
+        print("error: nothing to benchmark", file=sys.stderr)
+        return 2
+
+    # One untimed call each, so one-off start-up costs (lazy imports, first forward pass) are not timed.
+    run_readers(readers, sets[0][2][:1])
+
+    print(f"machine: {machine_line()}")
+    print(f"ours: {recognizer.model_path}; baseline: {seed_baseline.classifier.model_path}\n")
+    results: list[tuple[str, str, Score]] = []
+    errors: dict[str, str] = {}
+    per_image: dict[str, tuple] = {}
+    for set_name, ids, images, labels in sets:
+        if set_name.startswith("samples: "):
+            # A kind is a subset of "samples (all)": score those runs again instead of rereading.
+            texts = {r: [per_image[i][0][r] for i in ids] for r in readers}
+            seconds = {r: [per_image[i][1][r] for i in ids] for r in readers}
+        else:
+            texts, seconds, first_error = run_readers(readers, images)
+            for reader, message in first_error.items():
+                errors.setdefault(reader, f"{set_name}: {message}")
+            for k, image_id in enumerate(ids):
+                per_image[image_id] = ({r: texts[r][k] for r in readers}, {r: seconds[r][k] for r in readers})
+        for reader in readers:
+            results.append((set_name, reader, score(texts[reader], labels, seconds[reader])))
+        if args.per_image and set_name == "samples (all)":
+            print("| file | label | " + " | ".join(readers) + " |")
+            print("|---|---|" + "---|" * len(readers))
+            for k, image_id in enumerate(ids):
+                shown = [repr(texts[r][k]) if texts[r][k] is not None else "crash" for r in readers]
+                print(f"| {image_id} | {labels[k]} | " + " | ".join(shown) + " |")
+            print()
+
+    print(read_table(results))
+    print()
+    print(speed_table(results, ours, baseline))
+    for reader, message in errors.items():
+        print(f"\nfirst crash of {reader}: {message}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class TrainRun:
+    arch: str
+    epochs: list[tuple[int, float, float]]  # (epoch, test accuracy, training seconds so far)
+    wall_s: float  # whole run: data loading, training, test passes, checkpoints
+
+
+def time_to_reach(epochs: list[tuple[int, float, float]], target: float) -> tuple[int, float] | None:
+    """(epoch, training seconds) of the first epoch whose test accuracy is at least ``target``."""
+    for epoch, accuracy, seconds in epochs:
+        if accuracy >= target:
+            return epoch, seconds
+    return None
+
+
+def train_tables(runs: list[TrainRun], target: float) -> str:
+    """Markdown: one summary row per run, then test accuracy and time after each epoch."""
+    lines = [
+        f"| model | epochs | final test accuracy | training s | wall s | reaches {100 * target:.1f} % |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        reached = time_to_reach(run.epochs, target)
+        reach = f"epoch {reached[0]}, {reached[1]:.0f} s" if reached else "not reached"
+        final = run.epochs[-1] if run.epochs else (0, 0.0, 0.0)
+        lines.append(f"| {run.arch} | {final[0]} | {_pct(final[1])} | {final[2]:.0f} | {run.wall_s:.0f} | {reach} |")
+    lines += ["", "| epoch | " + " | ".join(f"{r.arch} test acc | {r.arch} s" for r in runs) + " |",
+              "|---:|" + "---:|---:|" * len(runs)]
+    for i in range(max(len(r.epochs) for r in runs)):
+        cells = []
+        for r in runs:
+            cells += [_pct(r.epochs[i][1]), f"{r.epochs[i][2]:.0f}"] if i < len(r.epochs) else ["", ""]
+        lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bench_train(args: argparse.Namespace) -> int:
+    from .training import EpochEvent, recipe, train
+
+    print(f"machine: {machine_line()}\n", flush=True)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="digitlib-bench-") as tmp:
+        for arch in args.archs.split(","):
+            cfg = recipe(arch)
+            cfg.data_dir, cfg.download, cfg.device = args.data, False, "cpu"
+            if args.epochs:
+                cfg.epochs = args.epochs
+            if args.limit:
+                cfg.limit = args.limit
+            epochs: list[tuple[int, float, float]] = []
+
+            def on_event(event, epochs=epochs, arch=arch) -> None:
+                if isinstance(event, EpochEvent):
+                    epochs.append((event.epoch, event.test_accuracy, event.elapsed_s))
+                    print(f"{arch} epoch {event.epoch}: test accuracy {_pct(event.test_accuracy)} "
+                          f"after {event.elapsed_s:.0f} s", file=sys.stderr, flush=True)
+
+            start = time.perf_counter()
+            train(cfg, Path(tmp) / f"{arch}.pt", on_event=on_event)
+            runs.append(TrainRun(arch, epochs, time.perf_counter() - start))
+    print(train_tables(runs, args.target))
+    return 0
+
+
+# ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m digitlib.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("read", help="our reader vs the article's on samples and synthetic suites")
+    r.add_argument("--samples", default=None, help=f"samples folder (default: ${SAMPLES_ENV_VAR} or ../shared/samples)")
+    r.add_argument("--no-samples", action="store_true", help="synthetic suites only")
+    r.add_argument("--n", type=int, default=300, help="images per synthetic suite (default 300)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--suites", default=None, help="comma-separated synthetic suites (default: clean,hard; '' for none)")
+    r.add_argument("--data", default=None, help="MNIST folder for the synthetic digits (default: $DIGITLIB_DATA or the cache)")
+    r.add_argument("--model", default=None, help="our checkpoint (default: the shipped model)")
+    r.add_argument("--baseline-model", default=None, help="SeedNet checkpoint (default: the shipped seednet.pt)")
+    r.add_argument("--per-image", action="store_true", help="also print every sample's readings")
+
+    t = sub.add_parser("train", help="SeedNet (article's recipe) vs DigitNet (default recipe) on this CPU")
+    t.add_argument("--data", default=None, help="MNIST folder (default: $DIGITLIB_DATA or the cache)")
+    t.add_argument("--archs", default="seednet,digitnet")
+    t.add_argument("--target", type=float, default=0.99, help="test accuracy to time (default 0.99)")
+    t.add_argument("--epochs", type=int, default=None, help="override the recipes' epochs (smoke runs only)")
+    t.add_argument("--limit", type=int, default=None, help="train on the first N images (smoke runs only)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import CheckpointError
+    from .data import DataUnavailableError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return bench_read(args) if args.command == "read" else bench_train(args)
+    except (CheckpointError, DataUnavailableError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
