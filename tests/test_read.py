@@ -303,3 +303,13 @@ def test_rows_group_slanted_lines():
     row2 = [blob(0, 120), blob(30, 118)]
     rows = seg.group_rows(row2 + row1)
     assert [[b.x for b in r] for r in rows] == [[0, 30, 60, 90], [0, 30]]
+
+
+@pytest.mark.parametrize("suite,floor", [("clean", 0.90), ("hard", 0.65)])
+def test_synthetic_suite_accuracy_floor(recognizer, data_dir, suite, floor):
+    """Seeded photo-like pages (MNIST test digits): most numbers read exactly, every digit counted."""
+    from digitlib.synth import make_suite
+
+    items = make_suite(suite, 60, seed=7, root=data_dir)
+    exact = sum(recognizer.read(img).text == label for img, label in items)
+    assert exact / len(items) >= floor, f"{suite}: {exact}/{len(items)} exact"
