@@ -279,7 +279,7 @@ def typical_width(blobs: list[Blob], digit_height: float) -> float:
     return median if median <= 1.3 * usual else usual
 
 
-SPLIT_COST = 0.5  # log-probability an extra piece must win back: a split needs clear evidence
+SPLIT_COST = 0.8  # log-probability an extra piece must win back: a split needs clear evidence
 
 
 def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width: float,
