@@ -47,6 +47,7 @@ class Work:
     classify: seg.Classify
     warnings: list[str] = field(default_factory=list)
     bgr: np.ndarray | None = None  # working-size photo
+    rgb: np.ndarray | None = None  # the same, for display
     scale: float = 1.0
     grey: np.ndarray | None = None
     background: np.ndarray | None = None
@@ -68,7 +69,8 @@ def stage_decode(w: Work) -> np.ndarray:
         w.warnings.append(f"The {wd}x{h} image was downscaled to "
                           f"{max(1, round(wd * w.scale))}x{max(1, round(h * w.scale))} for reading.")
     w.bgr = pre.resize_by(bgr, w.scale)
-    return cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
+    w.rgb = cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
+    return w.rgb
 
 
 def stage_grey(w: Work) -> np.ndarray:
@@ -95,15 +97,20 @@ def stage_binarise(w: Work) -> np.ndarray:
 
 def stage_clean(w: Work) -> np.ndarray:
     h, wd = w.binary.shape
+    mask = w.binary
+    labels, stats = pre.components(mask)
     # Ruled and grid lines cross the whole page: remove them first, since they
     # join everything they touch into one component. A digit's stroke is never
     # that long, not even a "1" filling a single-digit crop from top to bottom.
-    mask, _ = pre.remove_long_lines(w.binary, 0.6 * wd, 0.9 * h)
+    if (stats[1:, cv2.CC_STAT_WIDTH] >= 0.6 * wd).any() or (stats[1:, cv2.CC_STAT_HEIGHT] >= 0.9 * h).any():
+        mask, _ = pre.remove_long_lines(mask, 0.6 * wd, 0.9 * h)
+        labels, stats = pre.components(mask)
     # Then lines much longer than a digit is tall: underlines, table borders.
-    digit_h = seg.typical_height(seg.find_blobs(mask)) or h
-    mask, _ = pre.remove_long_lines(mask, 2.2 * digit_h, 2.2 * digit_h)
-    mask = pre.remove_border_blobs(mask)
-    w.clean = pre.remove_specks(mask, max(6, int(0.0002 * h * wd)))
+    digit_h = seg.typical_height_of(stats[1:, cv2.CC_STAT_HEIGHT].tolist()) or h
+    if (stats[1:, cv2.CC_STAT_WIDTH:cv2.CC_STAT_HEIGHT + 1] >= 2.2 * digit_h).any():
+        mask, _ = pre.remove_long_lines(mask, 2.2 * digit_h, 2.2 * digit_h)
+        labels, stats = pre.components(mask)
+    w.clean = pre.drop_specks_and_edges(labels, stats, max(6, int(0.0002 * h * wd)))
     return pre.mask_to_image(w.clean)
 
 
@@ -166,8 +173,7 @@ def run_pipeline(image, options, classify: seg.Classify) -> PipelineResult:
         )
         for b in work.blobs
     ]
-    return PipelineResult(digits, work.probs, stages, work.warnings,
-                          cv2.cvtColor(work.bgr, cv2.COLOR_BGR2RGB), work.scale)
+    return PipelineResult(digits, work.probs, stages, work.warnings, work.rgb, work.scale)
 
 
 def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
@@ -176,7 +182,7 @@ def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int
 
 
 def _draw_candidates(w: Work) -> np.ndarray:
-    out = cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
+    out = w.rgb.copy()
     thickness = max(1, round(max(out.shape[:2]) / 400))
     for b in w.blobs:
         colour = pre.BOX_COLOURS[b.row % len(pre.BOX_COLOURS)]

@@ -443,15 +443,14 @@ def ink_map(grey: np.ndarray, background: np.ndarray, polarity: str) -> np.ndarr
     paper's brightness, so a shadowed word is as strong as a lit one. Light ink:
     (pixel - ground) / (255 - ground).
     """
-    g = grey.astype(np.float32)
-    b = background.astype(np.float32)
-    # The floor on the divisor keeps very dark paper (or a bright ground) from
-    # turning sensor noise into strong "ink".
+    # Saturating uint8 arithmetic: negative differences (paper brighter than its
+    # estimate) become 0. The floor on the divisor keeps very dark paper (or a
+    # bright ground) from turning sensor noise into strong "ink".
     if polarity == "dark":
-        ink = (b - g) / np.maximum(b, 64.0)
+        diff, paper = cv2.subtract(background, grey), background
     else:
-        ink = (g - b) / np.maximum(255.0 - b, 64.0)
-    return np.clip(ink * 255.0, 0, 255).astype(np.uint8)
+        diff, paper = cv2.subtract(grey, background), cv2.bitwise_not(background)
+    return cv2.divide(diff, cv2.max(paper, 64), scale=255.0)
 
 
 # ---------------------------------------------------------------------------
@@ -546,33 +545,27 @@ def _line_thickness(lines: np.ndarray) -> int:
     return max(1, int(round(2 * float(dist.max())))) if dist.size else 1
 
 
-def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
-    """Drop connected components smaller than ``min_area`` pixels; bool (H, W) -> bool (H, W)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
-    keep[0] = False
-    return keep[labels]
+def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """8-connected components of a bool mask: labels int32 (H, W) and OpenCV's stats
+    int32 (N, 5) (x, y, width, height, area; row 0 is the background)."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return labels, stats
 
 
-def remove_border_blobs(mask: np.ndarray) -> np.ndarray:
-    """Drop components that touch the border and look like the paper's edge or the desk.
+def drop_specks_and_edges(labels: np.ndarray, stats: np.ndarray, min_area: int) -> np.ndarray:
+    """The mask of the components worth reading, from ``components``: bool (H, W).
 
-    A digit cut by the frame is kept; a component that spans most of a side
-    (an edge, a frame, a table line) or that fills a large solid area is not a digit.
+    Dropped: specks smaller than ``min_area`` pixels, and components that touch the
+    border and look like the paper's edge or the desk: spanning most of a side (an
+    edge, a frame, a table line) or filling a large solid area. A digit cut by the
+    frame is kept.
     """
-    h, w = mask.shape
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    keep = np.ones(n, dtype=bool)
+    h, w = labels.shape
+    x, y, bw, bh, area = (stats[:, i] for i in range(5))
+    touches = (x == 0) | (y == 0) | (x + bw == w) | (y + bh == h)
+    edge_like = touches & ((bw > 0.8 * w) | (bh > 0.9 * h) | (area > 0.2 * h * w))
+    keep = (area >= min_area) & ~edge_like
     keep[0] = False
-    for i in range(1, n):
-        x, y, bw, bh, area = stats[i]
-        touches = x == 0 or y == 0 or x + bw == w or y + bh == h
-        if not touches:
-            continue
-        spans = bw > 0.8 * w or bh > 0.9 * h
-        solid = area > 0.2 * h * w
-        if spans or solid:
-            keep[i] = False
     return keep[labels]
 
 

@@ -67,10 +67,15 @@ def merge_blobs(a: Blob, b: Blob) -> Blob:
 
 def typical_height(blobs: list[Blob]) -> float:
     """The height of a typical digit: median of the blobs at least half as tall as the tallest."""
-    if not blobs:
+    return typical_height_of([b.h for b in blobs])
+
+
+def typical_height_of(heights: list[int]) -> float:
+    """``typical_height`` from the heights alone (0.0 for none)."""
+    if not heights:
         return 0.0
-    tallest = max(b.h for b in blobs)
-    return float(np.median([b.h for b in blobs if b.h >= 0.5 * tallest]))
+    tallest = max(heights)
+    return float(np.median([h for h in heights if h >= 0.5 * tallest]))
 
 
 def _x_overlap(a: Blob, b: Blob) -> float:
