@@ -48,3 +48,19 @@ def recognizer():
 
     import os
     return Recognizer(os.environ.get("DIGITLIB_TEST_MODEL"))
+
+
+def slowed_train(delay: float):
+    """``digitlib.training.train`` with a pause at every event, so a test can act mid-run."""
+    import time
+
+    from digitlib.training import train
+
+    def run(cfg, out, on_event=None, stop=None, resume=None, init_from=None):
+        def slow(event):
+            on_event(event)
+            time.sleep(delay)
+
+        return train(cfg, out, on_event=slow, stop=stop, resume=resume, init_from=init_from)
+
+    return run

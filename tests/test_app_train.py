@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import slowed_train
 from digitlib import jobs
 from digitlib.checkpoint import load_checkpoint
 from digitlib.training import train
@@ -34,15 +35,6 @@ def registry(monkeypatch, tmp_path, data_dir):
     reg.train_fn = train
 
 
-def slowed(delay: float):
-    def run(cfg, out, on_event=None, stop=None, resume=None, init_from=None):
-        def slow(event):
-            on_event(event)
-            time.sleep(delay)
-
-        return train(cfg, out, on_event=slow, stop=stop, resume=resume, init_from=init_from)
-
-    return run
 
 
 def open_page(**form) -> AppTest:
@@ -98,7 +90,7 @@ def run_until(at: AppTest, predicate, timeout: float = 60.0, every: float = 0.3)
 
 
 def test_tiny_run_plots_growing_curves_and_finishes(registry):
-    registry.train_fn = slowed(0.25)
+    registry.train_fn = slowed_train(0.25)
     at = open_page()
     at.button(key="train_start").click().run()
     job = registry.running
@@ -135,7 +127,7 @@ def registry_models_dir():
 
 
 def test_second_start_is_refused_and_shows_the_running_job(registry):
-    registry.train_fn = slowed(0.5)
+    registry.train_fn = slowed_train(0.5)
     at = open_page(train_limit=1280)
     at.button(key="train_start").click().run()
     first = registry.running
@@ -154,7 +146,7 @@ def test_second_start_is_refused_and_shows_the_running_job(registry):
 
 
 def test_stop_and_resume_continue_the_step_count(registry):
-    registry.train_fn = slowed(0.3)
+    registry.train_fn = slowed_train(0.3)
     at = open_page(train_limit=1280, train_epochs=2)  # 20 steps an epoch, 40 in all
     at.button(key="train_start").click().run()
     job = registry.running

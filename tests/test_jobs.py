@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import slowed_train
 from digitlib.checkpoint import load_checkpoint
 from digitlib.jobs import FAILED, FINISHED, RUNNING, STOPPED, JobRegistry, JobRunning
 from digitlib.training import TrainResult, TrainConfig, recipe, train
@@ -22,17 +23,6 @@ def tiny_cfg(data_dir, **changes) -> TrainConfig:
     return cfg
 
 
-def slowed_train(delay: float):
-    """``train`` with a pause at every event, so a test can act mid-run."""
-
-    def run(cfg, out, on_event=None, stop=None, resume=None, init_from=None):
-        def slow(event):
-            on_event(event)
-            time.sleep(delay)
-
-        return train(cfg, out, on_event=slow, stop=stop, resume=resume, init_from=init_from)
-
-    return run
 
 
 def blocking_train(release: threading.Event):

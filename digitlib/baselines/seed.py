@@ -66,15 +66,7 @@ def _ink_per_column(ink: np.ndarray) -> list[int]:
 
 
 def _ink_per_row(ink: np.ndarray) -> list[int]:
-    height, width = ink.shape
-    counts = []
-    for y in range(height):
-        count = 0
-        for x in range(width):
-            if ink[y, x]:
-                count += 1
-        counts.append(count)
-    return counts
+    return _ink_per_column(ink.T)
 
 
 def _first_last_nonzero(counts: list[int]) -> tuple[int, int] | None:
