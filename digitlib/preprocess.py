@@ -490,11 +490,9 @@ def remove_long_lines(mask: np.ndarray, min_width: float, min_height: float) -> 
 
     Ruled and grid paper, table borders, underlines. Strokes of digits that
     crossed a removed line are bridged again across it. Returns (cleaned mask,
-    mask of the removed lines), both bool (H, W).
+    mask of the removed lines), both bool (H, W). Callers that already hold the
+    component stats skip the call when no component is that long.
     """
-    widest, tallest = _longest_extent(mask)
-    if widest < min_width and tallest < min_height:  # the usual case: nothing that long, skip the work
-        return mask.copy(), np.zeros_like(mask)
     m = mask.astype(np.uint8)
     h_len, v_len = max(3, int(min_width)), max(3, int(min_height))
     horiz = _thin_runs(cv2.morphologyEx(m, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (h_len, 1))), 1)
@@ -512,14 +510,6 @@ def remove_long_lines(mask: np.ndarray, min_width: float, min_height: float) -> 
                                 cv2.getStructuringElement(cv2.MORPH_RECT, (k, 1))).astype(bool)
     restored = (horiz.astype(bool) & across_h) | (vert.astype(bool) & across_v)
     return cleaned | restored, lines & ~restored
-
-
-def _longest_extent(mask: np.ndarray) -> tuple[int, int]:
-    """(widest, tallest) bounding box over the mask's connected components."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if n <= 1:
-        return 0, 0
-    return int(stats[1:, cv2.CC_STAT_WIDTH].max()), int(stats[1:, cv2.CC_STAT_HEIGHT].max())
 
 
 def _thin_runs(runs: np.ndarray, across_axis: int) -> np.ndarray:

@@ -64,3 +64,12 @@ def slowed_train(delay: float):
         return train(cfg, out, on_event=slow, stop=stop, resume=resume, init_from=init_from)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium for a test module (tests/browser.py has the flags that work here)."""
+    import browser
+
+    with browser.chromium() as b:
+        yield b

@@ -32,12 +32,6 @@ def app_url(personal_dir, tmp_path_factory, samples_dir):
         yield server.url
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with browser.chromium() as b:
-        yield b
-
-
 def saved_labels(folder) -> list[int]:
     index = folder / "index.json"
     return [s["label"] for s in json.loads(index.read_text())["samples"]] if index.is_file() else []

@@ -31,12 +31,6 @@ def app_url(models_dir, data_dir):
         yield server.url
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with browser.chromium() as b:
-        yield b
-
-
 def open_train(chromium, app_url):
     """The app's front page, then Train in the sidebar, as a person would."""
     page = browser.open_page(chromium, app_url)
