@@ -146,7 +146,7 @@ class Recognizer:
 
         start = time.perf_counter()
         options = options or ReadOptions()
-        result = run_pipeline(image, options, lambda d: self.classify(d, stroke_variants=True))
+        result = run_pipeline(image, options, self.classify)
         digits = []
         for d, probs in zip(result.digits, result.probs):
             top3 = _softmax_top3(probs[None])[0]

@@ -212,12 +212,49 @@ def test_slanted_baseline_stays_one_row(recognizer, mnist_test):
     assert recognizer.read(slanted).text == "90210"
 
 
-def test_touching_pair_is_split(recognizer, mnist_test):
-    page = paper(mnist_test, "46", gap=0, overlap=6)
-    mask = pre.binarise(255 - page[:, :, 0])
-    assert len(seg.find_blobs(mask)) == 1, "the test needs the two digits to touch"
-    r = recognizer.read(page)
-    assert r.text == "46"
+@pytest.mark.parametrize("text,overlap", [("46", 4), ("90", 8), ("38", 2), ("12", 6), ("74", 8), ("60", 4), ("3386", 4)])
+def test_touching_digits_are_split(recognizer, mnist_test, text, overlap):
+    """Digits pressed together, touching or a little overlapping, are cut apart."""
+    page = paper(mnist_test, text, gap=0, overlap=overlap)
+    assert len(seg.find_blobs(pre.binarise(255 - page[:, :, 0]))) < len(text), "the test needs the digits to touch"
+    assert recognizer.read(page).text == text
+
+
+@pytest.mark.parametrize("label", [0, 2, 5])
+def test_wide_single_digit_is_not_cut(recognizer, mnist_test, label):
+    """A digit drawn far wider than usual (a lying 0, a 2 or 5 with a long stroke) stays whole."""
+    d = digit_image(mnist_test, label)
+    ys, xs = np.nonzero(d > 30)
+    d = d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    d = cv2.resize(d, (round(d.shape[1] * 80 / d.shape[0] * 1.8), 80), interpolation=cv2.INTER_CUBIC)
+    page = cv2.cvtColor(255 - cv2.copyMakeBorder(d, 60, 60, 60, 60, cv2.BORDER_CONSTANT, value=0), cv2.COLOR_GRAY2BGR)
+    assert recognizer.read(page).text == str(label)
+
+
+def test_curved_cut_weaves_between_interlocking_shapes():
+    # An arm of each shape reaches over or under the other: every column holds
+    # ink and no straight cut is free, but a path running down and to the left is.
+    left_shape, right_shape = np.zeros((60, 70), bool), np.zeros((60, 70), bool)
+    left_shape[5:55, 5:10] = left_shape[5:10, 5:45] = True  # bar and top arm
+    right_shape[5:55, 55:60] = right_shape[50:55, 20:60] = True  # bar and bottom arm
+    mask = left_shape | right_shape
+    assert (mask.sum(axis=0) > 0)[5:60].all()
+    assert min(c.ink for c in seg.straight_cuts(mask, 50)) > 0
+    columns = np.arange(70)[None, :]
+    assert any(c.ink == 0 and ((columns < c.bound[:, None]) & mask == left_shape).all()
+               for c in seg.curved_cuts(mask, 50))
+
+
+def test_straight_cut_follows_the_slant():
+    mask = np.zeros((60, 60), bool)
+    for y in range(60):  # two strokes leaning right, side by side, overlapping in x
+        x = 10 + int(0.4 * (59 - y))
+        mask[y, x : x + 6] = True
+        mask[y, x + 16 : x + 22] = True
+    assert (mask.sum(axis=0) > 0)[10:50].all(), "no upright cut is free"
+    columns = np.arange(60)[None, :]
+    assert any(c.ink == 0 and ((columns < c.bound[:, None]) & mask).sum() == 60 * 6
+               for c in seg.straight_cuts(mask, digit_height=60))
 
 
 def test_broken_digit_is_merged(recognizer, mnist_test):
