@@ -278,6 +278,47 @@ def test_ruled_and_grid_lines_are_removed(recognizer, mnist_test):
     assert recognizer.read(page).text == "3057"
 
 
+def test_tilted_grid_is_removed(recognizer, mnist_test):
+    """A grid photographed askew: its lines are straight but not level."""
+    page = paper(mnist_test, "3057", pad=80)
+    h, w = page.shape[:2]
+    grid = np.full_like(page, 255)
+    for y in range(-h, 2 * h, 45):
+        cv2.line(grid, (-w, y), (2 * w, y), (150, 120, 90), 2)
+    for x in range(-w, 2 * w, 45):
+        cv2.line(grid, (x, -h), (x, 2 * h), (150, 120, 90), 1)
+    grid = cv2.warpAffine(grid, cv2.getRotationMatrix2D((w / 2, h / 2), 6, 1.0), (w, h),
+                          borderValue=(255, 255, 255))
+    grid_only = (page.min(axis=2) > 225) & (grid.min(axis=2) < 200)
+    page = np.minimum(page, grid)
+    mask = pre.binarise(255 - cv2.cvtColor(page, cv2.COLOR_BGR2GRAY))
+    assert len(seg.find_blobs(mask)) == 1, "the test needs the grid to join everything"
+    _, removed = pre.remove_long_lines(mask, 0.6 * w, 0.9 * h)
+    assert removed.sum() > 0.8 * grid_only.sum()
+    assert recognizer.read(page).text == "3057"
+
+
+def test_faint_grid_fragments_are_removed():
+    """A grid too faint to binarise whole leaves dashes; found in the fainter ink, they go."""
+    rng = np.random.default_rng(0)
+    ink = np.zeros((300, 400), np.uint8)
+    for y in range(15, 300, 30):
+        ink[y : y + 2, :] = 24  # faint lines ...
+    for x in range(15, 400, 30):
+        ink[:, x : x + 2] = 24
+    for _ in range(40):  # ... darker here and there, where the binarisation keeps them
+        y, x = 15 + 30 * rng.integers(0, 10), rng.integers(0, 380)
+        ink[y : y + 2, x : x + 12] = 200
+    cv2.putText(ink, "7", (150, 220), cv2.FONT_HERSHEY_SIMPLEX, 5, 255, 12)
+    high = pre.ink_threshold(ink)
+    assert 0.25 * high < 24 < 0.5 * high, "the test needs lines below the binarisation, above the faint level"
+    mask = pre.binarise_at(ink, high)
+    assert len(seg.find_blobs(mask)) > 20, "the test needs grid fragments in the mask"
+    cleaned = pre.remove_faint_lines(mask, ink, high, 0.5 * 400, 0.5 * 300)
+    blobs = seg.find_blobs(cleaned)
+    assert len(blobs) == 1 and blobs[0].h > 80  # the 7, whole
+
+
 def test_uneven_light_is_flattened(recognizer, mnist_test):
     page = paper(mnist_test, "8642").astype(np.float32)
     h, w = page.shape[:2]
