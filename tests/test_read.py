@@ -383,7 +383,7 @@ def test_rows_group_slanted_lines():
     assert [[b.x for b in r] for r in rows] == [[0, 30, 60, 90], [0, 30]]
 
 
-@pytest.mark.parametrize("suite,floor", [("clean", 0.90), ("hard", 0.65)])
+@pytest.mark.parametrize("suite,floor", [("clean", 0.95), ("hard", 0.72)])
 def test_synthetic_suite_accuracy_floor(recognizer, data_dir, suite, floor):
     """Seeded photo-like pages (MNIST test digits): most numbers read exactly, every digit counted."""
     from digitlib.synth import make_suite
