@@ -243,6 +243,7 @@ class Cut:
 
 
 CUT_SLANTS = (0.0, 0.3, -0.3)  # columns per row: about 17 degrees either way, the lean of most handwriting
+VALLEY = 0.7  # a waist holds at most this much of the ink beside it
 
 
 def _valleys(profile: np.ndarray, margin: int, reach: int, spacing: int, most: int,
@@ -421,8 +422,6 @@ def typical_width(blobs: list[Blob], digit_height: float) -> float:
     # A median far wider than usual means most blobs are touching pairs.
     return median if median <= 1.3 * usual else usual
 
-
-VALLEY = 0.7  # a waist holds at most this much of the ink beside it
 
 # The lattice's scores are log-probabilities; these priors, in the same units,
 # say what a split needs to win and what single digits rarely look like.
