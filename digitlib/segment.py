@@ -246,21 +246,31 @@ CUT_SLANTS = (0.0, 0.3, -0.3)  # columns per row: about 17 degrees either way, t
 VALLEY = 0.7  # a waist holds at most this much of the ink beside it
 
 
-def _valleys(profile: np.ndarray, margin: int, reach: int, spacing: int, most: int,
-             depth: float | None = None) -> list[int]:
-    """Indices of the deepest valleys of a 1-D ink profile (float32 (n,)), deepest first.
+def _smooth3(profile: np.ndarray) -> np.ndarray:
+    """A 1-D ink profile (float32 (n,)) averaged over three neighbours: float32 (n,)."""
+    return np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+
+
+def _valleys(profile: np.ndarray, digit_height: float, most: int, depth: float = VALLEY) -> list[int]:
+    """Indices of the deepest valleys of a 1-D ink profile (float32 (n,)) across a
+    blob, deepest first: at most ``most``, 10 % of a digit's height from the ends
+    and 12 % of it apart.
 
     A valley is a local minimum of the smoothed profile well below the highest
-    ink within ``reach`` on both sides (at most ``depth`` times it; VALLEY by
-    default): a narrow waist, not a dip in a flat stretch.
+    ink within half a digit's height on both sides (at most ``depth`` times it):
+    a narrow waist, not a dip in a flat stretch.
     """
-    depth = VALLEY if depth is None else depth
-    smooth = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    spacing, margin = max(2, int(0.12 * digit_height)), max(2, int(0.1 * digit_height))
+    reach = max(2, int(0.5 * digit_height))
+    smooth = _smooth3(profile)
     inner = np.arange(margin, len(profile) - margin)
     if len(inner) == 0:
         return []
-    peak_left = np.array([smooth[max(0, c - reach) : c].max() for c in inner])
-    peak_right = np.array([smooth[c + 1 : c + 1 + reach].max() for c in inner])
+    # Highest ink in the `reach` samples before and after each index (-inf pads the ends).
+    pad = np.full(reach, -np.inf, np.float32)
+    windows = np.lib.stride_tricks.sliding_window_view
+    peak_left = windows(np.concatenate([pad, smooth]), reach).max(axis=1)[inner]
+    peak_right = windows(np.concatenate([smooth, pad]), reach).max(axis=1)[inner + 1]
     here = smooth[inner]
     valley = (here <= smooth[inner - 1]) & (here <= smooth[inner + 1]) & \
              (here <= depth * np.minimum(peak_left, peak_right))
@@ -280,14 +290,13 @@ def straight_cuts(mask: np.ndarray, digit_height: float, most: int = 8) -> list[
     h, w = mask.shape
     ys, xs = np.nonzero(mask)
     rows = np.arange(h, dtype=np.float32)
-    spacing, margin, reach = max(2, int(0.12 * digit_height)), max(2, int(0.1 * digit_height)), max(2, int(0.5 * digit_height))
     cuts: list[Cut] = []
     for slant in CUT_SLANTS:
         shift = slant * ((h - 1) / 2 - rows)  # how far right the cut runs in each row
         cols = np.floor(xs - shift[ys]).astype(np.int64)
         lo = int(cols.min())
         profile = np.bincount(cols - lo).astype(np.float32)
-        for c in _valleys(profile, margin, reach, spacing, most):
+        for c in _valleys(profile, digit_height, most):
             cuts.append(Cut(bound=(lo + c + shift).astype(np.float32), ink=float(profile[c])))
     return cuts
 
@@ -336,9 +345,8 @@ def curved_cuts(mask: np.ndarray, digit_height: float, most: int = 8) -> list[Cu
     up, up_step = _fall(ink[::-1])
     mid = h // 2
     through = down[mid] + up[h - 1 - mid] - ink[mid]
-    spacing, margin = max(2, int(0.12 * digit_height)), max(2, int(0.1 * digit_height))
     cuts: list[Cut] = []
-    for x in _valleys(through, margin, max(2, int(0.5 * digit_height)), spacing, most, depth=1.0):
+    for x in _valleys(through, digit_height, most, depth=1.0):
         upper = _trace(down_step, mid, x)
         lower = _trace(up_step, h - 1 - mid, x)[::-1]  # rows mid..h-1
         bound = np.concatenate([upper, lower[1:]]).astype(np.float32)
@@ -351,7 +359,7 @@ def even_cuts(mask: np.ndarray, pieces: int) -> list[Cut]:
     about equal width: at the column of least ink near each even position. Digits
     pressed together have no waist to find, but are about as wide as each other."""
     h, w = mask.shape
-    profile = np.convolve(mask.sum(axis=0).astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
+    profile = _smooth3(mask.sum(axis=0).astype(np.float32))
     step = w / pieces
     cuts = []
     for i in range(1, pieces):
@@ -454,12 +462,12 @@ def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width
         return [blob]
     h = blob.h
     holes = _holes(blob.mask)
-    min_hole = (0.08 * digit_height) ** 2
+    if holes.sum() < (0.08 * digit_height) ** 2:
+        holes[:] = False  # specks of paper between strokes are not a loop
     stroke = stroke_width(blob.mask)
 
     def cut_cost(cut: Cut) -> float:
-        on_cut = holes[np.arange(h), np.clip(cut.bound.astype(np.int64), 0, blob.w - 1)]
-        through_hole = bool(on_cut.any()) and int(holes.sum()) >= min_hole
+        through_hole = holes[np.arange(h), np.clip(cut.bound.astype(np.int64), 0, blob.w - 1)].any()
         # A cut through more ink than where two digits meet is cutting a digit.
         thick = max(INK_FREE, cut.ink / stroke - INK_OK)
         return HOLE_CUT_COST * through_hole + INK_CUT_COST * thick
