@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Callable
 import torch
 from torch import nn
 
-from .model import ARCHITECTURES, build_model
+from .model import ARCHITECTURES, build_model, output_count
 
 FORMAT = "digitlib-checkpoint"
 FORMAT_VERSION = 1
@@ -114,8 +114,19 @@ class LoadedModel:
 
 
 def model_from_checkpoint(payload: dict[str, Any], path: str | os.PathLike = "<memory>") -> nn.Module:
-    """Build the checkpoint's architecture and load its weights (strictly)."""
+    """Build the checkpoint's architecture and load its weights (strictly).
+
+    The number of outputs (ten digits, or eleven with ``NOT_A_DIGIT``) is read
+    from the weights of the last layer.
+    """
     model = build_model(payload["arch"])
+    last = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    weight = payload["model_state"].get(f"{last}.weight")
+    if isinstance(weight, torch.Tensor) and weight.ndim == 2 and weight.shape[0] != output_count(model):
+        try:
+            model = build_model(payload["arch"], classes=weight.shape[0])
+        except ValueError as exc:
+            raise CheckpointError(f"checkpoint {path}: {exc}") from None
     try:
         model.load_state_dict(payload["model_state"], strict=True)
     except RuntimeError as exc:

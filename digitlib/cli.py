@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "fine-tuning recipe (2 epochs, lr 0.003, the first 10,000 MNIST images)")
     t.add_argument("--extra-share", type=float, metavar="X",
                    help="share of each epoch made of the extra digits (default 0.2)")
+    t.add_argument("--not-digits", type=float, metavar="X",
+                   help="share of each epoch made of pieces that are not one digit (touching pairs, "
+                        "fragments), taught as an eleventh output; 0 for ten outputs "
+                        "(default: digitnet 0.2, seednet 0)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     _add_data_args(t)
 
@@ -61,7 +65,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = finetune_recipe(args.arch) if args.extra_data and args.init_from else recipe(args.arch)
     cfg.extra_data = args.extra_data
-    for name in ("epochs", "batch_size", "lr", "optimizer", "seed", "limit", "extra_share"):
+    for name in ("epochs", "batch_size", "lr", "optimizer", "seed", "limit", "extra_share", "not_digits"):
         value = getattr(args, name)
         if value is not None:
             setattr(cfg, name, value)
@@ -79,6 +83,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.close()
             bar = None
             mine = f"  your digits (held out) {event.extra_accuracy:.2%}" if event.extra_accuracy is not None else ""
+            if event.not_digit_accuracy is not None:
+                mine += f"  not-digits found {event.not_digit_accuracy:.2%}"
             print(
                 f"epoch {event.epoch}: train loss {event.train_loss:.4f}  test loss {event.test_loss:.4f}  "
                 f"test accuracy {event.test_accuracy:.2%}{mine}  ({event.elapsed_s:.0f} s)",

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -121,6 +123,81 @@ def _missing_message(folder: Path, reason: str) -> str:
         f"there (torchvision's layout), or point --data / ${DATA_ENV_VAR} "
         f"at a folder that has them, or connect to the internet to download them."
     )
+
+
+# ---------------------------------------------------------------------------
+# Pieces that are not one digit. Splitting touching digits weighs candidate
+# pieces by the classifier's confidence; a classifier that has only seen single
+# digits is sure of a merged "33" or half an "8" too. These examples, labelled
+# NOT_A_DIGIT, teach it to say so.
+# ---------------------------------------------------------------------------
+
+
+def _ink_box(digit: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(digit > 30)
+    return digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def _touching_pair(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Two uint8 digit crops side by side, touching or overlapping by up to half the narrower one,
+    sometimes cut down to all of one and part of the other, as a wrong cut leaves them."""
+    s = a.shape[0] / b.shape[0] * rng.uniform(0.85, 1.15)  # handwriting varies a little in height
+    b = cv2.resize(b, (max(1, round(b.shape[1] * s)), max(1, round(b.shape[0] * s))), interpolation=cv2.INTER_LINEAR)
+    overlap = int(round(rng.uniform(0.0, 0.5) * min(a.shape[1], b.shape[1])))
+    dy = int(round(rng.uniform(-0.12, 0.12) * a.shape[0]))  # an uneven baseline
+    ya, yb = abs(dy), abs(dy) + dy
+    xb = a.shape[1] - overlap
+    canvas = np.zeros((max(ya + a.shape[0], yb + b.shape[0]), xb + b.shape[1]), np.uint8)
+    canvas[ya : ya + a.shape[0], : a.shape[1]] = a
+    region = canvas[yb : yb + b.shape[0], xb:]
+    np.maximum(region, b, out=region)
+    if rng.random() < 0.4:
+        # Keep a part of one digit with at least a third of its ink: less may look like nothing.
+        if rng.random() < 0.5:
+            keep = int(b.shape[1] * rng.uniform(0.4, 0.85))
+            if b[:, :keep].sum() >= b.sum() / 3:
+                canvas = canvas[:, : xb + keep]
+        else:
+            drop = int(a.shape[1] * rng.uniform(0.15, 0.6))
+            if a[:, drop:].sum() >= a.sum() / 3:
+                canvas = canvas[:, drop:]
+    return canvas
+
+
+def make_not_digits(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` MNIST-like images of what is not one digit, built from ``images``.
+
+    images: uint8 (N, 28, 28) MNIST digits. Returns uint8 (n, 28, 28): three in
+    four are two digits touching or overlapping (some cut down to a digit and a
+    part of the next), one in four a wide digit's left or right part. Each is
+    normalised like a digit cut from a photo (``segment.to_mnist``).
+    """
+    from .segment import to_mnist
+
+    digits = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 28, 28), np.uint8)
+    k = 0
+    while k < n:
+        a = _ink_box(digits[rng.integers(len(digits))])
+        if rng.random() < 0.75:
+            piece = _touching_pair(a, _ink_box(digits[rng.integers(len(digits))]), rng)
+        else:
+            h, w = a.shape
+            if w < 0.6 * h:
+                continue  # narrow digits (1s, some 7s) have no telling parts
+            cut = int(round(rng.uniform(0.3, 0.6) * w))
+            piece = a[:, :cut] if rng.random() < 0.5 else a[:, w - cut :]
+            if (piece > 64).any(0).sum() < 0.35 * h:
+                continue  # a thin sliver is a "1"
+        mask = piece > 64
+        if mask.sum() < 10:
+            continue
+        ys, xs = np.nonzero(mask)
+        box = np.s_[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        out[k] = to_mnist(piece[box], mask[box])
+        k += 1
+    return torch.from_numpy(out)
 
 
 # ---------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 """The digit classifiers, selectable by name.
 
 Both take a float tensor ``(N, 1, 28, 28)`` already normalised with the model's
-``(mean, std)`` and return raw logits ``(N, 10)``.
+``(mean, std)`` and return raw logits ``(N, classes)``: the ten digits, and for
+DigitNet by default an eleventh output, ``NOT_A_DIGIT``, for pieces that are not
+one digit (two touching digits, a digit and a half, a fragment). Reading photos
+needs that answer: without it a classifier trained on single digits is just as
+sure of a merged "33" as of a "3".
 """
 
 from __future__ import annotations
@@ -14,6 +18,16 @@ import torch.nn.functional as F
 # normalised with these before the first layer.
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
+NOT_A_DIGIT = 10  # the label of the extra output
+
+
+def digit_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over all outputs, ten digit columns kept: ``(N, 10)``.
+
+    With a ``NOT_A_DIGIT`` output the rows sum to less than 1; the rest is the
+    chance that the input is not one digit.
+    """
+    return torch.softmax(logits, dim=1)[:, :NOT_A_DIGIT]
 
 
 class SeedNet(nn.Module):
@@ -53,12 +67,13 @@ class DigitNet(nn.Module):
     """The project's default classifier: a small VGG-style CNN with batch norm.
 
     28x28 -> conv 5x5 24 -> pool -> 14x14 -> conv 48, conv 48 -> pool -> 7x7 ->
-    conv 96 -> pool -> 3x3 -> linear 864 -> 128 -> dropout -> linear 10.
+    conv 96 -> pool -> 3x3 -> linear 864 -> 128 -> dropout -> linear 11 (10 digits
+    and ``NOT_A_DIGIT``; ``classes=10`` for a plain digit classifier).
     About 0.19 M parameters and 4.5 M multiply-adds per digit: it trains on a
     2-core laptop CPU in minutes (use channels-last tensors for speed there).
     """
 
-    def __init__(self, dropout: float = 0.3) -> None:
+    def __init__(self, dropout: float = 0.3, classes: int = 11) -> None:
         super().__init__()
         self.features = nn.Sequential(
             _conv_bn_relu(1, 24, kernel_size=5),
@@ -75,7 +90,7 @@ class DigitNet(nn.Module):
             nn.BatchNorm1d(128),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
-            nn.Linear(128, 10),
+            nn.Linear(128, classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,13 +103,28 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
 }
 
 
-def build_model(arch: str) -> nn.Module:
-    """A freshly initialised model by architecture name (case-insensitive)."""
+def build_model(arch: str, classes: int | None = None) -> nn.Module:
+    """A freshly initialised model by architecture name (case-insensitive).
+
+    ``classes``: 10, or 11 to add ``NOT_A_DIGIT`` (DigitNet only); None: the
+    architecture's default (DigitNet 11, SeedNet 10, as the article's).
+    """
     try:
-        return ARCHITECTURES[arch.lower()]()
+        cls = ARCHITECTURES[arch.lower()]
     except KeyError:
         known = ", ".join(sorted(ARCHITECTURES))
         raise ValueError(f"unknown architecture {arch!r}; choose one of: {known}") from None
+    if classes is None or (cls is SeedNet and classes == 10):
+        return cls()
+    if cls is SeedNet or classes not in (10, 11):
+        raise ValueError(f"{arch} cannot have {classes} outputs")
+    return cls(classes=classes)
+
+
+def output_count(model: nn.Module) -> int:
+    """How many outputs the model has: 10 digits, or 11 with ``NOT_A_DIGIT``."""
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    return last.out_features
 
 
 def count_parameters(model: nn.Module) -> int:

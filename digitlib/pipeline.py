@@ -115,6 +115,11 @@ def stage_clean(w: Work) -> np.ndarray:
     if (stats[1:, cv2.CC_STAT_WIDTH:cv2.CC_STAT_HEIGHT + 1] >= 2.2 * digit_h).any():
         mask, _ = pre.remove_long_lines(mask, 2.2 * digit_h, 2.2 * digit_h)
         labels, stats = pre.components(mask)
+    # Faint lines that binarising grew from the digits they cross: hairlines beside the pen.
+    trimmed = pre.trim_hairlines(mask, seg.stroke_width(mask), 0.5 * digit_h)
+    if trimmed.sum() < mask.sum():
+        mask = trimmed
+        labels, stats = pre.components(mask)
     w.clean = pre.drop_specks_and_edges(labels, stats, max(6, int(0.0002 * h * wd)))
     return pre.mask_to_image(w.clean)
 
@@ -124,18 +129,20 @@ def stage_boxes(w: Work) -> np.ndarray:
     if len(blobs) > 4 * MAX_DIGITS:
         blobs = sorted(blobs, key=lambda b: b.area, reverse=True)[: 4 * MAX_DIGITS]
     w.digit_height = seg.typical_height(blobs)
-    blobs = seg.merge_broken_strokes(blobs, w.digit_height)
+    blobs = seg.merge_broken_strokes(blobs, w.digit_height, w.ink, w.classify)
     w.digit_height = seg.typical_height(blobs)
     min_h = w.options.min_digit_height * w.scale if w.options.min_digit_height else 0
     blobs = seg.drop_hairlines(seg.drop_separators(blobs, w.digit_height, min_h), w.digit_height)
     digit_width = seg.typical_width(blobs, w.digit_height)
+    # Each blob's chance of being one digit, in one batch: the doubtful ones are looked into.
+    one_digit = w.classify(np.stack([seg.blob_to_mnist(b, w.ink) for b in blobs]))[1].sum(1) if blobs else []
     split: list[seg.Blob] = []
-    for b in blobs:
-        split += seg.split_touching(b, w.ink, w.digit_height, digit_width, w.classify)
+    for b, p in zip(blobs, one_digit):
+        split += seg.split_touching(b, w.ink, w.digit_height, digit_width, w.classify, float(p))
     if len(split) > MAX_DIGITS:
         w.warnings.append(f"Found {len(split)} marks; reading only the {MAX_DIGITS} largest.")
         split = sorted(split, key=lambda b: b.area, reverse=True)[:MAX_DIGITS]
-    rows = seg.group_rows(split)
+    rows = seg.drop_frame_rows(seg.group_rows(split), *w.clean.shape)
     w.blobs = [b for row in rows for b in row]
     return _draw_candidates(w)
 

@@ -749,6 +749,35 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, stats
 
 
+def trim_hairlines(mask: np.ndarray, stroke: float, min_length: float) -> np.ndarray:
+    """Cut off the straight hairlines that stick out of thick ink: bool (H, W) -> bool (H, W).
+
+    Binarising with hysteresis grows a ruled or grid line too faint to binarise
+    from every digit it passes through, and the pieces glue neighbours together
+    or widen a digit's box. Such a line is far thinner than the pen: horizontal
+    or vertical runs at least ``min_length`` px long, straight, and thinner than
+    a third of the pen's ``stroke`` width (px) are removed. A fine pen (stroke under 3 px)
+    is itself that thin, and its ink is returned as it is.
+    """
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if stroke < 3.0 or len(rows) == 0:
+        return mask
+    thick = int(stroke / 3) + 1  # a kernel longer than the hairline is thick
+    box = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # the ink's box: most of a photo is paper
+    m = mask[box].view(np.uint8)
+    out = mask.copy()
+    for kernel, along, across in (((thick, 1), cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT),
+                                  ((1, thick), cv2.CC_STAT_HEIGHT, cv2.CC_STAT_WIDTH)):
+        thin = cv2.subtract(m, cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones(kernel, np.uint8)))
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(thin, connectivity=8)
+        # Long and straight: the thin stretch of a digit's own stroke is short or curved.
+        long = (stats[:, along] >= min_length) & (stats[:, across] <= thick + 1)
+        long[0] = False
+        if long.any():
+            out[box] &= ~long[labels]
+    return out
+
+
 def drop_specks_and_edges(labels: np.ndarray, stats: np.ndarray, min_area: int) -> np.ndarray:
     """The mask of the components worth reading, from ``components``: bool (H, W).
 

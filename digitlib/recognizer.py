@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_model
-from .model import fuse_for_inference
+from .model import digit_probabilities, fuse_for_inference
 
 
 @dataclass
@@ -42,7 +42,7 @@ class DigitReading:
     """One digit found in the image."""
 
     label: int
-    confidence: float  # probability of ``label``
+    confidence: float  # probability that this is one digit and it is ``label``
     top3: list[tuple[int, float]]  # best three (label, probability), best first
     box: tuple[int, int, int, int]  # (x, y, width, height) in the original image's pixels
     image: np.ndarray  # uint8 (28, 28), MNIST polarity: what the classifier saw
@@ -114,7 +114,10 @@ class Recognizer:
         """Classify MNIST-like digits in one batched forward pass.
 
         digits: uint8 ``(N, 28, 28)``, white digit on black, MNIST geometry.
-        Returns ``labels`` int64 ``(N,)`` and ``probs`` float32 ``(N, 10)``.
+        Returns ``labels`` int64 ``(N,)`` and ``probs`` float32 ``(N, 10)``. With a
+        model that has the ``NOT_A_DIGIT`` output (the shipped one has), a row sums
+        to less than 1: the rest is the chance that the input is not one digit,
+        such as two touching digits or part of one.
         ``stroke_variants``: also classify each digit a little thinner and a little
         thicker (in the same batch) and average the three: a pen much bolder or
         finer than MNIST's then sways the answer less.
@@ -131,7 +134,7 @@ class Recognizer:
         x = torch.from_numpy(np.ascontiguousarray(batch)).float().div_(255.0).unsqueeze_(1)
         x = ((x - self.loaded.mean) / self.loaded.std).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            probs = torch.softmax(self.model(x), dim=1).numpy().astype(np.float32)
+            probs = digit_probabilities(self.model(x)).numpy().astype(np.float32)
         probs = probs.reshape(-1, len(digits), 10).mean(0)
         return probs.argmax(1).astype(np.int64), probs
 
@@ -161,8 +164,15 @@ class Recognizer:
         warnings = list(result.warnings)
         if not digits:
             warnings.append("No digits were found in this image.")
-        for i, d in enumerate(digits, 1):
-            if d.confidence < options.uncertain_below:
+        for i, (d, probs) in enumerate(zip(digits, result.probs), 1):
+            if d.confidence >= options.uncertain_below:
+                continue
+            if 1.0 - float(probs.sum()) > 0.5:
+                warnings.append(
+                    f"Digit {i} may not be one digit (touching digits, or part of one): read as {d.label} "
+                    f"({d.confidence:.0%})."
+                )
+            else:
                 alt = d.top3[1]
                 warnings.append(
                     f"Digit {i} is uncertain: read as {d.label} ({d.confidence:.0%}), maybe {alt[0]} ({alt[1]:.0%})."

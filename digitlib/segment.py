@@ -88,13 +88,17 @@ def _y_gap(a: Blob, b: Blob) -> int:
     return max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
 
 
-def merge_broken_strokes(blobs: list[Blob], digit_height: float) -> list[Blob]:
+def merge_broken_strokes(blobs: list[Blob], digit_height: float,
+                         ink: np.ndarray | None = None, classify: Classify | None = None) -> list[Blob]:
     """Merge the separate strokes of one digit (a 5's detached bar, a 4 in two strokes).
 
     Two blobs belong together when they are stacked (they share most of the
     narrower one's columns), close vertically, at least one is clearly shorter
     than a digit, and together they are not much taller than one digit (the
     typical height may itself come from broken pieces, hence the slack).
+    Given the ``ink`` image and ``classify``, stacked blobs of any height are
+    also merged when the classifier is far surer of them as one digit than as
+    two: a lone digit in two pieces leaves no typical height to go by.
     """
     blobs = list(blobs)
     merged = True
@@ -105,11 +109,10 @@ def merge_broken_strokes(blobs: list[Blob], digit_height: float) -> list[Blob]:
                 a, b = blobs[i], blobs[j]
                 combined_h = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
                 gap, overlap = _y_gap(a, b), _x_overlap(a, b)
-                if (
-                    (overlap >= 0.5 or (overlap >= 0.25 and gap <= 0.12 * digit_height))
-                    and gap <= 0.25 * digit_height
-                    and min(a.h, b.h) < 0.75 * digit_height
-                    and combined_h <= 1.5 * digit_height
+                stacked = overlap >= 0.5 or (overlap >= 0.25 and gap <= 0.12 * digit_height)
+                if stacked and gap <= 0.25 * digit_height and (
+                    (min(a.h, b.h) < 0.75 * digit_height and combined_h <= 1.5 * digit_height)
+                    or (classify is not None and _one_digit_rather_than_two(a, b, ink, classify))
                 ):
                     blobs[i] = merge_blobs(a, b)
                     del blobs[j]
@@ -118,6 +121,13 @@ def merge_broken_strokes(blobs: list[Blob], digit_height: float) -> list[Blob]:
             if merged:
                 break
     return blobs
+
+
+def _one_digit_rather_than_two(a: Blob, b: Blob, ink: np.ndarray, classify: Classify) -> bool:
+    whole = merge_blobs(a, b)
+    _, probs = classify(np.stack([blob_to_mnist(p, ink) for p in (whole, a, b)]))
+    sure = np.log(np.clip(probs.max(axis=1), 1e-6, 1.0))
+    return bool(sure[0] > sure[1] + sure[2] + SPLIT_COST)
 
 
 def drop_separators(blobs: list[Blob], digit_height: float, min_height: float = 0) -> list[Blob]:
@@ -443,7 +453,7 @@ SHORT_PIECE, SHORT_COST = 0.8, 5.0  # per row height short of 0.8 of it
 
 
 def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width: float,
-                   classify: Classify) -> list[Blob]:
+                   classify: Classify, one_digit: float = 1.0) -> list[Blob]:
     """Split a blob that may hold several touching digits into the pieces the classifier likes best.
 
     Candidate cuts (``candidate_cuts``) make a lattice: every run of the blob
@@ -455,7 +465,10 @@ def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width
     a loop.
     """
     ratio = blob.w / max(1.0, digit_width)
-    if ratio < 1.2 and blob.w < 0.9 * blob.h:
+    # A blob no wider than a digit is one, unless the classifier doubts it
+    # (``one_digit``: its chance that the whole blob is one digit): digits that
+    # overlap much, or a "1" pressed into its neighbour, hardly widen it.
+    if ratio < 1.2 and blob.w < 0.9 * blob.h and one_digit >= 0.5:
         return [blob]
     cuts = candidate_cuts(blob.mask, digit_height, ratio, most=math.ceil(ratio) + 2)
     if not cuts:
@@ -554,7 +567,28 @@ def group_rows(blobs: list[Blob]) -> list[list[Blob]]:
         else:
             rows.append([b])
     rows.sort(key=lambda r: float(np.median([b.cy for b in r])))
+    return _number_rows(rows)
+
+
+def _number_rows(rows: list[list[Blob]]) -> list[list[Blob]]:
     for i, row in enumerate(rows):
         for b in row:
             b.row = i
     return rows
+
+
+def drop_frame_rows(rows: list[list[Blob]], height: int, width: int) -> list[list[Blob]]:
+    """Rows made only of marks cut by the image's frame, beside a row that is not.
+
+    A strip of the paper's edge, the desk or a shadow's border at the side of the
+    photo lands in a row of its own and reads as a "1" or a "4". The number the
+    photo was taken of lies inside the frame; a lone digit cut by the frame, with
+    nothing else in the photo, is still read.
+    """
+    def cut_by_frame(b: Blob) -> bool:
+        return b.x == 0 or b.y == 0 or b.x + b.w >= width or b.y + b.h >= height
+
+    framed = [all(cut_by_frame(b) for b in row) for row in rows]
+    if all(framed):
+        return rows
+    return _number_rows([row for row, cut in zip(rows, framed) if not cut])

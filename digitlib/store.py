@@ -275,6 +275,7 @@ def evaluate_checkpoint(
 
     from .checkpoint import load_model
     from .data import MnistSplit, load_mnist, to_model_input
+    from .model import digit_probabilities
     from .training import evaluate, pick_device
 
     loaded = load_model(path)
@@ -290,7 +291,7 @@ def evaluate_checkpoint(
     with torch.inference_mode():
         for i in range(0, len(test), 1000):
             x = to_model_input(test.images[i : i + 1000], loaded.mean, loaded.std)
-            probs = torch.softmax(model(x.to(device, memory_format=torch.channels_last)), dim=1).cpu()
+            probs = digit_probabilities(model(x.to(device, memory_format=torch.channels_last))).cpu()
             c, p = probs.max(1)
             preds.append(p)
             confs.append(c)

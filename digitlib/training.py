@@ -22,8 +22,10 @@ import torch.nn.functional as F
 
 from . import __version__
 from .checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, model_from_checkpoint, save_checkpoint
-from .data import Augmentation, MnistSplit, augment, load_mnist, normalise, oversample, to_model_input
-from .model import MNIST_MEAN, MNIST_STD, build_model
+from .data import (
+    Augmentation, MnistSplit, augment, load_mnist, make_not_digits, normalise, oversample, to_model_input,
+)
+from .model import MNIST_MEAN, MNIST_STD, NOT_A_DIGIT, build_model, output_count
 from .personal import load_extra
 
 
@@ -45,6 +47,9 @@ class TrainConfig:
     test_limit: int | None = None  # test on the first N test images only
     extra_data: str | None = None  # a folder of your own digits (digitlib.personal) mixed into MNIST
     extra_share: float = 0.2  # the extra digits are repeated to make up about this share of an epoch
+    # Share of each epoch made of pieces that are not one digit (two touching digits,
+    # fragments), labelled NOT_A_DIGIT; 0 trains a plain ten-output model.
+    not_digits: float = 0.2
     data_dir: str | None = None
     download: bool = True
     log_every: int = 20
@@ -56,6 +61,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
         names = {f.name for f in dataclasses.fields(cls)}
+        d = {"not_digits": 0.0, **d}  # runs from before the option had ten outputs
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
@@ -68,7 +74,7 @@ def recipe(arch: str) -> TrainConfig:
     if arch.lower() == "seednet":
         return TrainConfig(
             arch="seednet", epochs=5, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.5,
-            weight_decay=0.0, schedule="constant", augment=False,
+            weight_decay=0.0, schedule="constant", augment=False, not_digits=0.0,
         )
     return TrainConfig(arch=arch.lower())
 
@@ -109,6 +115,7 @@ class EpochEvent:
     per_class_accuracy: list[float]
     elapsed_s: float  # training time so far, across resumes
     extra_accuracy: float | None = None  # on the held-out part of cfg.extra_data, if any
+    not_digit_accuracy: float | None = None  # share of held-out non-digits the model calls so
 
 
 @dataclass
@@ -164,11 +171,22 @@ def evaluate(model, test: MnistSplit, device, mean=MNIST_MEAN, std=MNIST_STD, ba
         y = test.labels[i : i + batch_size].to(device)
         logits = model(x)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        pred = logits.argmax(1)
+        pred = logits[:, :NOT_A_DIGIT].argmax(1)  # which digit, if it must be one
         confusion += torch.bincount((y * 10 + pred).cpu(), minlength=100).view(10, 10)
     per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
     accuracy = confusion.diag().sum().item() / max(1, len(test))
     return total_loss / max(1, len(test)), accuracy, per_class, confusion
+
+
+@torch.no_grad()
+def not_digit_accuracy(model, images: torch.Tensor, device, mean=MNIST_MEAN, std=MNIST_STD) -> float:
+    """Share of ``images`` (uint8 (N, 28, 28), none of them one digit) the model labels NOT_A_DIGIT."""
+    model.eval()
+    hits = 0
+    for i in range(0, len(images), 1000):
+        x = to_model_input(images[i : i + 1000], mean, std).to(device, memory_format=torch.channels_last)
+        hits += int((model(x).argmax(1) == NOT_A_DIGIT).sum())
+    return hits / max(1, len(images))
 
 
 def _epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -193,6 +211,9 @@ def train(
     these weights (same architecture) with a fresh optimizer, e.g. to fine-tune.
     ``cfg.extra_data``: a folder of the user's own digits; its training part is
     oversampled into MNIST and its held-out part is tested after each epoch.
+    ``cfg.not_digits``: the share of each epoch made of ``make_not_digits``
+    examples; the model then has an eleventh output, NOT_A_DIGIT (an ``init_from``
+    model with ten outputs keeps them, and trains without).
     """
     emit = on_event or (lambda event: None)
     stop = stop or threading.Event()
@@ -204,6 +225,8 @@ def train(
         if state.get("training_state") is None:
             raise ValueError(f"{resume} holds no training state to resume from (finished or exported model)")
 
+    if not 0.0 <= cfg.not_digits < 1.0:
+        raise ValueError(f"the share of non-digits must be at least 0 and below 1, not {cfg.not_digits}")
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     train_set = load_mnist(train=True, root=cfg.data_dir, download=cfg.download)
@@ -217,9 +240,21 @@ def train(
         extra_train, extra_test = load_extra(cfg.extra_data)
         train_set = oversample(train_set, extra_train, cfg.extra_share)
 
-    model = build_model(cfg.arch).to(device, memory_format=torch.channels_last)
     if init_from:
-        model.load_state_dict(model_from_checkpoint(load_checkpoint(init_from), init_from).state_dict())
+        model = model_from_checkpoint(load_checkpoint(init_from), init_from)
+        if output_count(model) <= NOT_A_DIGIT:
+            cfg.not_digits = 0.0  # a ten-output model keeps its ten outputs
+    else:
+        model = build_model(cfg.arch, classes=NOT_A_DIGIT + 1 if cfg.not_digits else NOT_A_DIGIT)
+    model = model.to(device, memory_format=torch.channels_last)
+    not_digit_test = None
+    if cfg.not_digits:  # made of test digits, so the check is on pieces the model never saw
+        n = round(cfg.not_digits / (1.0 - cfg.not_digits) * len(train_set))
+        train_set = MnistSplit(
+            images=torch.cat([train_set.images, make_not_digits(train_set.images, n, seed=cfg.seed)]),
+            labels=torch.cat([train_set.labels, torch.full((n,), NOT_A_DIGIT, dtype=torch.long)]),
+        )
+        not_digit_test = make_not_digits(test_set.images, min(2000, len(test_set)), seed=cfg.seed + 1)
     steps_per_epoch = max(1, len(train_set) // cfg.batch_size)  # drop the last partial batch
     total_steps = steps_per_epoch * cfg.epochs
     optimizer = make_optimizer(model, cfg)
@@ -317,11 +352,12 @@ def train(
         # ---- test, then checkpoint ----
         test_loss, test_accuracy, per_class, _ = evaluate(model, test_set, device)
         extra_accuracy = evaluate(model, extra_test, device)[1] if extra_test else None
+        not_digits_found = not_digit_accuracy(model, not_digit_test, device) if not_digit_test is not None else None
         event = EpochEvent(
             epoch=epoch, step=step, samples_seen=step * cfg.batch_size,
             train_loss=epoch_loss / max(1, epoch_batches), test_loss=test_loss,
             test_accuracy=test_accuracy, per_class_accuracy=per_class, elapsed_s=elapsed,
-            extra_accuracy=extra_accuracy,
+            extra_accuracy=extra_accuracy, not_digit_accuracy=not_digits_found,
         )
         history["epochs"].append(dataclasses.asdict(event))
         epoch, epoch_step = epoch + 1, 0

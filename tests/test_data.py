@@ -70,3 +70,23 @@ def test_stroke_width_transform_thickens_and_thins():
 
 def test_data_folder_path_type(tmp_path):
     assert isinstance(resolve_data_dir(str(tmp_path)), Path)
+
+
+def test_not_digits_are_repeatable_mnist_like_and_mostly_wider_than_digits(data_dir):
+    test = load_mnist(False, data_dir, download=False)
+    pieces = data.make_not_digits(test.images[:500], 300, seed=3)
+    assert pieces.shape == (300, 28, 28) and pieces.dtype == torch.uint8
+    assert torch.equal(pieces, data.make_not_digits(test.images[:500], 300, seed=3))
+    assert not torch.equal(pieces, data.make_not_digits(test.images[:500], 300, seed=4))
+
+    def ink_width_over_height(images):
+        ink = images > 64
+        cols, rows = ink.any(1).sum(1).float(), ink.any(2).sum(1).float()
+        return cols / rows.clamp(min=1)
+
+    # Every piece has ink, and fits MNIST's 20x20 box like a digit does.
+    assert (pieces > 64).flatten(1).any(1).all()
+    assert ((pieces > 64).any(1).sum(1) <= 22).all() and ((pieces > 64).any(2).sum(1) <= 22).all()
+    # Three in four are two digits side by side: far more of them are wider than tall than digits are.
+    wide = lambda images: (ink_width_over_height(images) > 1.0).float().mean().item()  # noqa: E731
+    assert wide(pieces) > 0.5 and wide(test.images[:1000]) < 0.1

@@ -1,7 +1,13 @@
 import torch
 from torch import nn
 
-from digitlib.model import ARCHITECTURES, DigitNet, SeedNet, build_model, count_parameters
+import math
+
+import pytest
+
+from digitlib.model import (
+    ARCHITECTURES, NOT_A_DIGIT, DigitNet, SeedNet, build_model, count_parameters, digit_probabilities, output_count,
+)
 
 
 def test_seednet_is_the_articles_network():
@@ -15,11 +21,21 @@ def test_seednet_is_the_articles_network():
     assert count_parameters(m) == 21840
 
 
-def test_digitnet_is_small_and_maps_digits_to_ten_logits():
+def test_digitnet_is_small_and_maps_digits_to_ten_logits_and_not_a_digit():
     m = DigitNet().eval()
     assert count_parameters(m) <= 1_500_000
     out = m(torch.zeros(3, 1, 28, 28))
-    assert out.shape == (3, 10)
+    assert out.shape == (3, 11) and output_count(m) == NOT_A_DIGIT + 1
+    plain = build_model("digitnet", classes=10).eval()
+    assert plain(torch.zeros(3, 1, 28, 28)).shape == (3, 10) and output_count(plain) == 10
+
+
+def test_digit_probabilities_leave_the_rest_to_not_a_digit():
+    logits = torch.tensor([[0.0] * 10 + [math.log(9.0) + math.log(10.0)], [0.0] * 10 + [-50.0]])
+    probs = digit_probabilities(logits)
+    assert probs.shape == (2, 10)
+    torch.testing.assert_close(probs.sum(1), torch.tensor([0.1, 1.0]))
+    assert digit_probabilities(torch.zeros(1, 10)).sum().item() == pytest.approx(1.0)
 
 
 def test_seednet_output_shape():
@@ -29,6 +45,10 @@ def test_seednet_output_shape():
 def test_build_model_by_name():
     assert isinstance(build_model("DigitNet"), DigitNet)
     assert isinstance(build_model("seednet"), SeedNet)
+    with pytest.raises(ValueError):
+        build_model("seednet", classes=11)  # the article's network stays as it was
+    with pytest.raises(ValueError):
+        build_model("digitnet", classes=12)
     assert set(ARCHITECTURES) == {"digitnet", "seednet"}
     try:
         build_model("resnet")

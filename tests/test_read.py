@@ -268,6 +268,38 @@ def test_broken_digit_is_merged(recognizer, mnist_test):
     assert recognizer.read(page).text == "5"
 
 
+@pytest.mark.parametrize("label,nth", [(5, 2), (4, 1), (2, 3), (3, 5)])
+def test_lone_digit_in_two_halves_is_merged_by_the_classifier(recognizer, mnist_test, label, nth):
+    """A lone digit broken near its middle leaves two pieces of about the same height and no
+    other digit to compare them with: height rules cannot tell; the classifier can."""
+    page = paper(mnist_test, str(label), height=120, nth=nth)
+    ys = np.nonzero((255 - page[:, :, 0]) > 128)[0]
+    band = ys.min() + int(0.42 * (ys.max() - ys.min()))
+    page[band - 3 : band + 3, :] = 255
+    ink = 255 - page[:, :, 0]
+    blobs = seg.find_blobs(pre.binarise(ink))
+    assert len(blobs) == 2, "the test needs the digit in two pieces"
+    height = seg.typical_height(blobs)
+    assert len(seg.merge_broken_strokes(blobs, height)) == 2, "the height rules alone should not merge these"
+    assert len(seg.merge_broken_strokes(blobs, height, ink, recognizer.classify)) == 1
+    assert recognizer.read(page).text == str(label)
+
+
+def test_faint_line_grown_from_the_digits_is_trimmed():
+    """Hysteresis grows a faint ruled line out of the digits it crosses; the hairline between
+    two pen-thick digits is cut, the digits keep their ink."""
+    mask = np.zeros((100, 200), bool)
+    cv2.circle(mask.view(np.uint8), (50, 50), 25, 1, 7)  # two thick "0"s
+    cv2.circle(mask.view(np.uint8), (140, 50), 25, 1, 7)
+    mask[74, 0:200] = True  # a 1 px line along their bottoms, reaching the frame
+    trimmed = pre.trim_hairlines(mask, seg.stroke_width(mask), min_length=20)
+    assert len(seg.find_blobs(mask)) == 1 and len(seg.find_blobs(trimmed)) == 2
+    assert not trimmed[74, :20].any() and not trimmed[74, 85:105].any()
+    assert (trimmed[20:70] == mask[20:70]).all()  # the rings themselves untouched
+    # a fine pen is as thin as the line: nothing is taken
+    assert (pre.trim_hairlines(mask, 2.0, min_length=20) == mask).all()
+
+
 def test_ruled_and_grid_lines_are_removed(recognizer, mnist_test):
     page = paper(mnist_test, "3057", pad=80)
     h, w = page.shape[:2]
@@ -381,6 +413,29 @@ def test_rows_group_slanted_lines():
     row2 = [blob(0, 120), blob(30, 118)]
     rows = seg.group_rows(row2 + row1)
     assert [[b.x for b in r] for r in rows] == [[0, 30, 60, 90], [0, 30]]
+
+
+def test_rows_cut_by_the_frame_are_dropped_beside_whole_ones():
+    def blob(x, y, w=20, h=40):
+        return seg.Blob(x, y, w, h, np.ones((h, w), bool))
+
+    number = [blob(100, 200), blob(130, 200)]
+    edge = [blob(0, 20, 12, 60)]  # a strip of the desk at the photo's left side, in a row of its own
+    rows = seg.drop_frame_rows(seg.group_rows(number + edge), 400, 300)
+    assert [[b.x for b in r] for r in rows] == [[100, 130]] and {b.row for b in number} == {0}
+    # A lone digit cut by the frame is all there is: it is kept.
+    alone = [blob(0, 0, 30, 60)]
+    assert seg.drop_frame_rows(seg.group_rows(alone), 60, 30) == [alone]
+    # A number whose first digit the frame cuts is one row, and kept whole.
+    cut_first = [blob(0, 200), blob(30, 200)]
+    assert len(seg.drop_frame_rows(seg.group_rows(cut_first + edge), 400, 300)[0]) == 2
+
+
+def test_paper_edge_in_the_photo_is_not_read(recognizer, mnist_test):
+    page = paper(mnist_test, "6324", pad=80)
+    page = cv2.copyMakeBorder(page, 0, 0, 120, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    page[:90, :14] = (70, 60, 60)  # the dark desk beside the paper, in the top-left corner
+    assert recognizer.read(page).text == "6324"
 
 
 @pytest.mark.parametrize("suite,floor", [("clean", 0.95), ("hard", 0.72)])

@@ -11,6 +11,7 @@ def tiny(data_dir, **kw) -> TrainConfig:
     cfg = recipe("digitnet")
     cfg.data_dir, cfg.download = str(data_dir), False
     cfg.limit, cfg.test_limit, cfg.epochs, cfg.batch_size, cfg.log_every = 3000, 1000, 2, 64, 5
+    cfg.not_digits = 0.0  # these tests count steps of digits only; the NOT_A_DIGIT test adds them
     for k, v in kw.items():
         setattr(cfg, k, v)
     return cfg
@@ -31,6 +32,20 @@ def test_short_training_learns_and_reports_progress(data_dir, tmp_path):
     assert ckpt["finished"] and ckpt["training_state"] is None and ckpt["epochs_done"] == 2
     assert ckpt["train_args"]["limit"] == 3000 and ckpt["test_accuracy"] == result.test_accuracy
     assert len(ckpt["history"]["epochs"]) == 2
+
+
+def test_not_digit_examples_train_an_eleventh_output(data_dir, tmp_path):
+    from digitlib.model import output_count
+
+    events = []
+    result = train(tiny(data_dir, not_digits=0.2, epochs=1), tmp_path / "m.pt", on_event=events.append)
+    # 3000 digits make up 80 % of the epoch; 750 non-digits the rest
+    assert result.step == 3750 // 64
+    (epoch,) = [e for e in events if isinstance(e, EpochEvent)]
+    assert epoch.test_accuracy > 0.85 and epoch.not_digit_accuracy > 0.5
+    ckpt = load_checkpoint(result.checkpoint)
+    assert ckpt["model_state"]["classifier.5.bias"].shape == (11,) and ckpt["train_args"]["not_digits"] == 0.2
+    assert output_count(load_model(result.checkpoint).model) == 11
 
 
 def test_checkpoint_written_per_epoch_not_per_batch(data_dir, tmp_path, monkeypatch):
