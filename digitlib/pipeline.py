@@ -117,7 +117,7 @@ def stage_clean(w: Work) -> np.ndarray:
         labels, stats = pre.components(mask)
     # Faint lines that binarising grew from the digits they cross: hairlines beside the pen.
     trimmed = pre.trim_hairlines(mask, seg.stroke_width(mask), 0.5 * digit_h)
-    if trimmed.sum() < mask.sum():
+    if trimmed is not mask:
         mask = trimmed
         labels, stats = pre.components(mask)
     w.clean = pre.drop_specks_and_edges(labels, stats, max(6, int(0.0002 * h * wd)))
@@ -134,11 +134,9 @@ def stage_boxes(w: Work) -> np.ndarray:
     min_h = w.options.min_digit_height * w.scale if w.options.min_digit_height else 0
     blobs = seg.drop_hairlines(seg.drop_separators(blobs, w.digit_height, min_h), w.digit_height)
     digit_width = seg.typical_width(blobs, w.digit_height)
-    # Each blob's chance of being one digit, in one batch: the doubtful ones are looked into.
-    one_digit = w.classify(np.stack([seg.blob_to_mnist(b, w.ink) for b in blobs]))[1].sum(1) if blobs else []
     split: list[seg.Blob] = []
-    for b, p in zip(blobs, one_digit):
-        split += seg.split_touching(b, w.ink, w.digit_height, digit_width, w.classify, float(p))
+    for b in blobs:
+        split += seg.split_touching(b, w.ink, w.digit_height, digit_width, w.classify)
     if len(split) > MAX_DIGITS:
         w.warnings.append(f"Found {len(split)} marks; reading only the {MAX_DIGITS} largest.")
         split = sorted(split, key=lambda b: b.area, reverse=True)[:MAX_DIGITS]

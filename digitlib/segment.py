@@ -101,25 +101,44 @@ def merge_broken_strokes(blobs: list[Blob], digit_height: float,
     two: a lone digit in two pieces leaves no typical height to go by.
     """
     blobs = list(blobs)
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(blobs)):
-            for j in range(i + 1, len(blobs)):
-                a, b = blobs[i], blobs[j]
-                combined_h = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
-                gap, overlap = _y_gap(a, b), _x_overlap(a, b)
-                stacked = overlap >= 0.5 or (overlap >= 0.25 and gap <= 0.12 * digit_height)
-                if stacked and gap <= 0.25 * digit_height and (
-                    (min(a.h, b.h) < 0.75 * digit_height and combined_h <= 1.5 * digit_height)
-                    or (classify is not None and _one_digit_rather_than_two(a, b, ink, classify))
-                ):
-                    blobs[i] = merge_blobs(a, b)
-                    del blobs[j]
-                    merged = True
-                    break
-            if merged:
+    # Pairs the classifier kept apart, not asked again (the objects are held so their ids stay theirs).
+    kept_apart: dict[tuple[int, int], tuple[Blob, Blob]] = {}
+
+    def one_digit(a: Blob, b: Blob, combined_h: int) -> bool:
+        # Up to two and a half typical heights: the halves of a lone digit, not a column of specks.
+        key = (min(id(a), id(b)), max(id(a), id(b)))
+        if classify is None or combined_h > 2.5 * digit_height or key in kept_apart:
+            return False
+        if _one_digit_rather_than_two(a, b, ink, classify):
+            return True
+        kept_apart[key] = (a, b)
+        return False
+
+    def belong_together(a: Blob, b: Blob) -> bool:
+        if a.x >= b.x + b.w or b.x >= a.x + a.w:  # side by side: not stacked (the quick common case)
+            return False
+        combined_h = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
+        gap, overlap = _y_gap(a, b), _x_overlap(a, b)
+        stacked = overlap >= 0.5 or (overlap >= 0.25 and gap <= 0.12 * digit_height)
+        return stacked and gap <= 0.25 * digit_height and (
+            (min(a.h, b.h) < 0.75 * digit_height and combined_h <= 1.5 * digit_height)
+            or one_digit(a, b, combined_h)
+        )
+
+    # Each blob is checked against all the others once, and a merged blob again:
+    # no pair is left that belongs together, in a number of checks that grows
+    # with the square of the blobs, not the cube.
+    i = 0
+    while i < len(blobs):
+        for j in range(len(blobs)):
+            if j != i and belong_together(blobs[i], blobs[j]):
+                first, second = min(i, j), max(i, j)
+                blobs[first] = merge_blobs(blobs[first], blobs[second])
+                del blobs[second]
+                i = first
                 break
+        else:
+            i += 1
     return blobs
 
 
@@ -187,32 +206,39 @@ def to_mnist(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     placed at the centre of the 28x28 image, as MNIST was made.
     """
     h, w = mask.shape
+    # A huge digit (a close-up, a small crop enlarged) is shrunk first: the stroke
+    # work below costs the square of its size. Max-pooling keeps a fine pen's strokes.
+    f = math.ceil(max(h, w) / MAX_DIGIT_SIDE)
+    if f > 1:
+        ink, mask = _max_pool(ink, f), _max_pool(mask.view(np.uint8), f).view(bool)
+        h, w = mask.shape
     scale = 20.0 / max(h, w)
     # Soft edges: keep the anti-aliased ink around the mask, nothing further.
-    near = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    near = cv2.dilate(mask.view(np.uint8), _SQUARE).view(bool)
     digit = np.where(near, ink, 0).astype(np.float32)
-    core = digit[mask]
-    peak = float(np.percentile(core, 90)) if core.size else 255.0
+    peak = _percentile90(ink[mask]) if mask.any() else 255.0
     digit = np.clip(digit * (255.0 / max(peak, 1.0)), 0, 255)
 
     # Stroke width: thin pens and marker pens both end up MNIST-like.
-    width_out = stroke_width(mask) * scale
+    stroke = stroke_width(mask)
+    width_out = stroke * scale
     if width_out < MNIST_STROKE_PX * 0.75:
-        r = int(math.ceil((MNIST_STROKE_PX / scale - stroke_width(mask)) / 2))
+        r = int(math.ceil((MNIST_STROKE_PX / scale - stroke) / 2))
         if r > 0:
             digit = cv2.copyMakeBorder(digit, r, r, r, r, cv2.BORDER_CONSTANT, value=0)
-            digit = cv2.dilate(digit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+            digit = _dilate_disc(digit, r)
     elif width_out > MNIST_STROKE_PX * 1.6:
-        r = int((stroke_width(mask) - MNIST_STROKE_PX / scale) / 2 * 0.7)
+        r = int((stroke - MNIST_STROKE_PX / scale) / 2 * 0.7)
         if r > 0:
             eroded = cv2.erode(digit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
             if (eroded > 128).sum() > 0.25 * (digit > 128).sum():
                 digit = eroded
 
-    ys, xs = np.nonzero(digit > 16)
+    visible = digit > 16
+    ys, xs = np.flatnonzero(visible.any(1)), np.flatnonzero(visible.any(0))
     if len(xs) == 0:
         return np.zeros((28, 28), np.uint8)
-    digit = digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    digit = digit[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1]
     h, w = digit.shape
     scale = 20.0 / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -220,11 +246,47 @@ def to_mnist(ink: np.ndarray, mask: np.ndarray) -> np.ndarray:
     total = float(small.sum())
     if total <= 0:
         return np.zeros((28, 28), np.uint8)
-    yy, xx = np.mgrid[0 : small.shape[0], 0 : small.shape[1]]
-    com_x, com_y = float((xx * small).sum() / total), float((yy * small).sum() / total)
+    com_x = float(small.sum(0) @ np.arange(small.shape[1], dtype=np.float32)) / total
+    com_y = float(small.sum(1) @ np.arange(small.shape[0], dtype=np.float32)) / total
     shift = np.float32([[1, 0, MNIST_CENTRE[0] - com_x], [0, 1, MNIST_CENTRE[1] - com_y]])
     out = cv2.warpAffine(small, shift, (28, 28), flags=cv2.INTER_LINEAR, borderValue=0)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+MAX_DIGIT_SIDE = 400  # px: to_mnist shrinks larger digits first
+
+
+def _max_pool(image: np.ndarray, f: int) -> np.ndarray:
+    """(h, w) -> (ceil(h / f), ceil(w / f)), each pixel the max of its f x f block; same dtype."""
+    h, w = image.shape
+    padded = np.zeros((-(-h // f) * f, -(-w // f) * f), image.dtype)
+    padded[:h, :w] = image
+    return padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).max(axis=(1, 3))
+
+
+def _dilate_disc(image: np.ndarray, r: int) -> np.ndarray:
+    """Grey dilation of float32 or uint8 (h, w) by a disc of radius ``r`` px.
+
+    A disc is the sum of smaller discs, and a few small dilations cost far less
+    than one large one (a large kernel costs the square of its radius per pixel).
+    """
+    while r > 0:
+        step = min(r, 4)
+        image = cv2.dilate(image, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * step + 1, 2 * step + 1)))
+        r -= step
+    return image
+
+
+def _percentile90(values: np.ndarray) -> float:
+    """``np.percentile(values, 90)`` of a uint8 (n,) array (n >= 1), from its histogram: a fraction of the time."""
+    counts = np.cumsum(np.bincount(values, minlength=256))
+    at = 0.9 * (len(values) - 1)  # numpy's linear interpolation between the two nearest ranks
+    lo = int(np.searchsorted(counts, math.floor(at), side="right"))
+    hi = int(np.searchsorted(counts, math.floor(at) + 1, side="right")) if at % 1 else lo
+    return lo + (hi - lo) * (at % 1)
+
+
+_SQUARE = np.ones((3, 3), np.uint8)
 
 
 def blob_to_mnist(blob: Blob, ink: np.ndarray) -> np.ndarray:
@@ -453,7 +515,7 @@ SHORT_PIECE, SHORT_COST = 0.8, 5.0  # per row height short of 0.8 of it
 
 
 def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width: float,
-                   classify: Classify, one_digit: float = 1.0) -> list[Blob]:
+                   classify: Classify) -> list[Blob]:
     """Split a blob that may hold several touching digits into the pieces the classifier likes best.
 
     Candidate cuts (``candidate_cuts``) make a lattice: every run of the blob
@@ -465,10 +527,7 @@ def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width
     a loop.
     """
     ratio = blob.w / max(1.0, digit_width)
-    # A blob no wider than a digit is one, unless the classifier doubts it
-    # (``one_digit``: its chance that the whole blob is one digit): digits that
-    # overlap much, or a "1" pressed into its neighbour, hardly widen it.
-    if ratio < 1.2 and blob.w < 0.9 * blob.h and one_digit >= 0.5:
+    if ratio < 1.2 and blob.w < 0.9 * blob.h:
         return [blob]
     cuts = candidate_cuts(blob.mask, digit_height, ratio, most=math.ceil(ratio) + 2)
     if not cuts:

@@ -28,6 +28,18 @@ def test_classify_contract(recognizer, data_dir):
     assert empty_labels.shape == (0,) and empty_probs.shape == (0, 10)
 
 
+def test_stroke_width_vote_only_for_doubtful_digits(recognizer, data_dir):
+    from digitlib.recognizer import VOTE_BELOW
+
+    digits = load_mnist(False, data_dir, download=False).images[:200].numpy()
+    _, plain = recognizer.classify(digits)
+    _, voted = recognizer.classify(digits, stroke_variants=True)
+    sure = plain.max(1) >= VOTE_BELOW
+    assert sure.any() and (~sure).any()
+    assert (voted[sure] == plain[sure]).all()  # sure answers are left as they are
+    assert (np.abs(voted[~sure] - plain[~sure]).max(1) > 1e-4).all()  # the doubtful ones are voted on
+
+
 @pytest.mark.parametrize("bad", [
     np.zeros((28, 28), np.uint8),
     np.zeros((2, 28, 27), np.uint8),

@@ -285,6 +285,38 @@ def test_lone_digit_in_two_halves_is_merged_by_the_classifier(recognizer, mnist_
     assert recognizer.read(page).text == str(label)
 
 
+def test_many_specks_ask_the_classifier_little():
+    """Columns of specks (noise, texture) must not make merging ask the classifier about every
+    pair again after every merge, nor build towers of specks far taller than a digit."""
+    blobs = [seg.Blob(20 * c, 3 * k, 3, 3, np.ones((3, 3), bool)) for c in range(10) for k in range(25)]
+    asked = []
+
+    def classify(digits, stroke_variants=False):
+        # (whole, part, part) triples; every fifth asked is sure of the whole as one digit
+        asked.append(len(digits))
+        sure = 0.05 if len(asked) % 5 == 0 else 0.9
+        return np.zeros(len(digits), np.int64), np.eye(10, dtype=np.float32)[[0] * len(digits)] * sure
+
+    merged = seg.merge_broken_strokes(blobs, 3.0, np.zeros((80, 200), np.uint8), classify)
+    assert 0 < len(asked) <= len(blobs)  # each stacked pair asked once (the old loop asked 1184 times)
+    assert len(merged) < len(blobs) and max(b.h for b in merged) <= 2.5 * 3.0
+
+
+def test_huge_thin_digit_is_read_like_a_small_one(recognizer):
+    """A digit filling a big photo, drawn with a fine pen, is shrunk before its stroke is
+    thickened (the thickening costs the square of the size): much the same 28x28 as a smaller copy."""
+    def ring(height, pen):
+        mask = np.zeros((height + 8, height + 8), np.uint8)
+        cv2.ellipse(mask, (height // 2 + 4, height // 2 + 4), (height * 3 // 10, height // 2), 0, 0, 360, 1, pen)
+        return mask.view(bool)
+
+    huge, small = ring(1500, 3), ring(150, 1)
+    out_huge = seg.to_mnist(huge.view(np.uint8) * 255, huge)
+    out_small = seg.to_mnist(small.view(np.uint8) * 255, small)
+    assert np.corrcoef(out_huge.ravel().astype(float), out_small.ravel().astype(float))[0, 1] > 0.9
+    assert list(recognizer.classify(np.stack([out_huge, out_small]))[0]) == [0, 0]
+
+
 def test_faint_line_grown_from_the_digits_is_trimmed():
     """Hysteresis grows a faint ruled line out of the digits it crosses; the hairline between
     two pen-thick digits is cut, the digits keep their ink."""
@@ -389,6 +421,26 @@ def test_binarise_blank_is_empty_and_keeps_faint_stroke_ends():
     ink[5:8, 5:8] = 40  # faint speck, isolated
     mask = pre.binarise(ink)
     assert mask[52, 30] and not mask[6, 6]
+
+
+def test_fast_statistics_match_numpy():
+    """The histogram and saturating shortcuts used for speed give numpy's exact answers."""
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 9, 10, 11, 1000, 4321):
+        values = rng.integers(0, 256, n).astype(np.uint8)
+        assert seg._percentile90(values) == pytest.approx(np.percentile(values, 90))
+        counts = np.bincount(values, minlength=256)
+        assert pre._weighted_median(np.arange(256.0), counts) == np.median(values)
+    image = rng.integers(0, 256, (60, 70)).astype(np.uint8)
+    assert pre._excess_over(image, 20) == np.clip(image.astype(int) - 20, 0, None).sum()
+    labels = rng.integers(0, 5, (60, 70)).astype(np.int32)
+    table = np.array([False, True, False, True, True])
+    assert (pre.per_label(table, labels) == table[labels]).all()
+    sample = image[::3, ::3].astype(float)
+    median = np.median(sample)
+    expected = max(cv2.threshold(image, 0, 255, cv2.THRESH_OTSU)[0], pre.MIN_INK_CONTRAST,
+                   median + 8 * 1.4826 * np.median(np.abs(sample - median)))
+    assert pre.ink_threshold(image) == pytest.approx(expected)
 
 
 def test_to_mnist_geometry():
