@@ -135,8 +135,9 @@ class Recognizer:
         probs = self._probabilities(digits)
         doubtful = probs.max(1) < VOTE_BELOW if stroke_variants else np.zeros(len(digits), bool)
         if doubtful.any():
-            variants = np.concatenate(stroke_width_variants(digits[doubtful]))
-            probs[doubtful] = (probs[doubtful] + self._probabilities(variants).reshape(2, -1, 10).sum(0)) / 3
+            variants = stroke_width_variants(digits[doubtful])
+            voted = self._probabilities(np.concatenate(variants)).reshape(len(variants), -1, 10).sum(0)
+            probs[doubtful] = (probs[doubtful] + voted) / (len(variants) + 1)
         return probs.argmax(1).astype(np.int64), probs
 
     def _probabilities(self, digits: np.ndarray) -> np.ndarray:

@@ -437,14 +437,19 @@ def epoch_charts(snap: jobs.JobSnapshot, epochs: int) -> tuple[alt.Chart, alt.Ch
                 tooltip=["epoch:Q", "set:N", alt.Tooltip("loss:Q", format=".4f")])
         .properties(height=220)
     )
-    acc = pd.DataFrame({"epoch": [r["epoch"] for r in rows], "accuracy": [r["test_accuracy"] for r in rows]})
-    mine = [r for r in rows if r.get("extra_accuracy") is not None]
-    if mine:  # fine-tuning with my digits: their held-out accuracy as a second line
-        acc["set"] = "MNIST test"
-        acc = pd.concat([acc, pd.DataFrame({"epoch": [r["epoch"] for r in mine], "set": "my digits (held out)",
-                                            "accuracy": [r["extra_accuracy"] for r in mine]})])
+    # MNIST test always; beside it, where the run measured them, my held-out digits (fine-tuning)
+    # and the share of held-out "not one digit" pieces the model calls so.
+    series = [("MNIST test", "test_accuracy", "#2ca02c"), ("my digits (held out)", "extra_accuracy", "#9467bd"),
+              ("not-digits found", "not_digit_accuracy", "#ff7f0e")]
+    series = [(name, key, colour) for name, key, colour in series if any(r.get(key) is not None for r in rows)]
+    acc = pd.concat([
+        pd.DataFrame({"epoch": [r["epoch"] for r in rows if r.get(key) is not None], "set": name,
+                      "accuracy": [r[key] for r in rows if r.get(key) is not None]})
+        for name, key, _ in series
+    ])
+    if len(series) > 1:
         color = alt.Color("set:N", title=None, legend=alt.Legend(orient="bottom-right"),
-                          scale=alt.Scale(domain=["MNIST test", "my digits (held out)"], range=["#2ca02c", "#9467bd"]))
+                          scale=alt.Scale(domain=[n for n, _, _ in series], range=[c for _, _, c in series]))
         mark = {}
     else:
         color, mark = alt.Undefined, {"color": "#2ca02c"}
@@ -452,7 +457,7 @@ def epoch_charts(snap: jobs.JobSnapshot, epochs: int) -> tuple[alt.Chart, alt.Ch
         alt.Chart(acc, title="Test accuracy per epoch")
         .mark_line(point=True, **mark)
         .encode(x=x, y=alt.Y("accuracy:Q", title="accuracy", axis=alt.Axis(format=".1%"), scale=alt.Scale(zero=False)),
-                color=color, tooltip=["epoch:Q", alt.Tooltip("accuracy:Q", format=".2%")])
+                color=color, tooltip=["epoch:Q", "set:N", alt.Tooltip("accuracy:Q", format=".2%")])
         .properties(height=220)
     )
     return loss_chart_, acc_chart

@@ -120,6 +120,34 @@ def test_tiny_run_plots_growing_curves_and_finishes(registry):
     assert list(table["Status"])[1] == "finished"
 
 
+def chart_table(at: AppTest, title: str):
+    """The data of the plotted chart with this title, as a DataFrame."""
+    for chart in at.get("vega_lite_chart"):
+        if (json.loads(chart.proto.spec).get("title") or "") == title:
+            return pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_all().to_pandas()
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def test_digitnet_run_charts_the_not_digit_share(registry):
+    """DigitNet's recipe learns a "not one digit" output; the accuracy chart shows how many
+    held-out non-digits the model calls so, beside MNIST test accuracy."""
+    at = open_page()
+    at.selectbox(key="train_arch").set_value("digitnet").run()
+    for key, value in {"train_epochs": 1, "train_limit": 640, "train_test_limit": 300, "train_log_every": 2}.items():
+        at.number_input(key=key).set_value(value)
+    at.run()
+    at.button(key="train_start").click().run()
+    job = registry.running
+    assert job is not None and job.cfg.arch == "digitnet" and job.cfg.not_digits > 0
+    run_until(at, lambda: not job.active, timeout=240)
+    at.run()
+    assert job.status == jobs.FINISHED, job.error
+    table = chart_table(at, "Test accuracy per epoch")
+    assert set(table["set"]) == {"MNIST test", "not-digits found"}
+    share = float(table.loc[table["set"] == "not-digits found", "accuracy"].iloc[0])
+    assert share == pytest.approx(job.snapshot().epochs[-1]["not_digit_accuracy"])
+
+
 def registry_models_dir():
     from digitlib.store import models_dir
 
