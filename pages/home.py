@@ -13,7 +13,7 @@ st.markdown(
     "number, how sure the model is of every digit, and each step from the photo to the digits."
 )
 
-left, right = st.columns(2, gap="large")
+left, middle, right = st.columns(3, gap="large")
 with left.container(border=True):
     st.subheader(":material/photo_camera: Recognize")
     st.markdown(
@@ -23,13 +23,20 @@ with left.container(border=True):
         "3. No webcam? Try one of the built-in samples."
     )
     st.page_link("pages/recognize.py", label="Read a number", icon=":material/arrow_forward:")
-with right.container(border=True):
+with middle.container(border=True):
     st.subheader(":material/model_training: Train")
     st.markdown(
         "Train your own model on MNIST, watch its accuracy grow, compare it with the "
         "shipped model, and use it on the Recognize page."
     )
     st.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
+with right.container(border=True):
+    st.subheader(":material/collections: My digits")
+    st.markdown(
+        "Correct a misread digit on the Recognize page and it is kept here. Fine-tune a model "
+        "on your own digits on the Train page, so it learns your handwriting."
+    )
+    st.page_link("pages/my_digits.py", label="See my digits", icon=":material/arrow_forward:")
 
 with st.expander("Tips for a good reading", icon=":material/lightbulb:"):
     st.markdown(

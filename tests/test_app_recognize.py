@@ -76,6 +76,8 @@ def test_app_has_home_recognize_and_settings(samples_dir):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT).run()
     no_traceback(at)
     assert at.title[0].value == "Digits"  # Home is the default page
+    # Home has a way into every page.
+    assert [h.value.split(": ", 1)[-1] for h in at.subheader] == ["Recognize", "Train", "My digits"]
     at.switch_page("pages/recognize.py").run()
     no_traceback(at)
     assert at.title[0].value == "Recognize"
