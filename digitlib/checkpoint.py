@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Callable
 import torch
 from torch import nn
 
-from .model import ARCHITECTURES, build_model, output_count
+from .model import ARCHITECTURES, build_model, last_layer, output_count
 
 FORMAT = "digitlib-checkpoint"
 FORMAT_VERSION = 1
@@ -120,8 +120,7 @@ def model_from_checkpoint(payload: dict[str, Any], path: str | os.PathLike = "<m
     from the weights of the last layer.
     """
     model = build_model(payload["arch"])
-    last = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
-    weight = payload["model_state"].get(f"{last}.weight")
+    weight = payload["model_state"].get(f"{last_layer(model)[0]}.weight")
     if isinstance(weight, torch.Tensor) and weight.ndim == 2 and weight.shape[0] != output_count(model):
         try:
             model = build_model(payload["arch"], classes=weight.shape[0])

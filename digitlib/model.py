@@ -121,10 +121,14 @@ def build_model(arch: str, classes: int | None = None) -> nn.Module:
     return cls(classes=classes)
 
 
+def last_layer(model: nn.Module) -> tuple[str, nn.Linear]:
+    """The model's output layer, the last ``nn.Linear``, and its name in the state dict."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+
+
 def output_count(model: nn.Module) -> int:
     """How many outputs the model has: 10 digits, or 11 with ``NOT_A_DIGIT``."""
-    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
-    return last.out_features
+    return last_layer(model)[1].out_features
 
 
 def count_parameters(model: nn.Module) -> int:

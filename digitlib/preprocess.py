@@ -492,10 +492,10 @@ def ink_threshold(ink: np.ndarray) -> float:
     # is all a median needs.
     counts = np.bincount(ink[::3, ::3].ravel(), minlength=256)
     values = np.arange(256, dtype=np.float64)
-    median = _weighted_median(values, counts)
+    median = quantile_of_counts(values, counts, 0.5)
     deviation = np.abs(values - median)
     order = np.argsort(deviation, kind="stable")
-    noise = 1.4826 * _weighted_median(deviation[order], counts[order])
+    noise = 1.4826 * quantile_of_counts(deviation[order], counts[order], 0.5)
     return max(float(otsu), MIN_INK_CONTRAST, median + 8 * noise)
 
 
@@ -507,13 +507,19 @@ def per_label(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.take(values, labels)
 
 
-def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
-    """``np.median`` of a sample given as sorted float (k,) ``values``, each
-    repeated ``counts`` (int (k,), sum >= 1) times."""
+def quantile_of_counts(values: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """``np.quantile(sample, q)`` of a sample given as sorted float (k,) ``values``, each
+    repeated ``counts`` (int (k,), sum >= 1) times: a histogram is all it needs.
+
+    numpy's default (linear) rule: the value at rank q * (n - 1), interpolated
+    between the two nearest ranks (the median of an even count is their mean).
+    """
     ends = np.cumsum(counts)
-    n = int(ends[-1])
-    lo, hi = np.searchsorted(ends, [(n - 1) // 2, n // 2], side="right")
-    return (float(values[lo]) + float(values[hi])) / 2
+    at = q * (int(ends[-1]) - 1)
+    below = math.floor(at)
+    frac = at - below
+    lo, hi = np.searchsorted(ends, [below, below + 1 if frac else below], side="right")
+    return float(values[lo]) + (float(values[hi]) - float(values[lo])) * frac
 
 
 def binarise_at(ink: np.ndarray, high: float) -> np.ndarray:

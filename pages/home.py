@@ -13,30 +13,27 @@ st.markdown(
     "number, how sure the model is of every digit, and each step from the photo to the digits."
 )
 
-left, middle, right = st.columns(3, gap="large")
-with left.container(border=True):
-    st.subheader(":material/photo_camera: Recognize")
-    st.markdown(
-        "1. Write a number on paper with a dark pen or marker.\n"
-        "2. Hold it up to the webcam and take a photo, or upload photos and scans "
-        "(several at once give a table and a CSV).\n"
-        "3. No webcam? Try one of the built-in samples."
-    )
-    st.page_link("pages/recognize.py", label="Read a number", icon=":material/arrow_forward:")
-with middle.container(border=True):
-    st.subheader(":material/model_training: Train")
-    st.markdown(
-        "Train your own model on MNIST, watch its accuracy grow, compare it with the "
-        "shipped model, and use it on the Recognize page."
-    )
-    st.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
-with right.container(border=True):
-    st.subheader(":material/collections: My digits")
-    st.markdown(
-        "Correct a misread digit on the Recognize page and it is kept here. Fine-tune a model "
-        "on your own digits on the Train page, so it learns your handwriting."
-    )
-    st.page_link("pages/my_digits.py", label="See my digits", icon=":material/arrow_forward:")
+CARDS = [  # (title, what it does, page, link label)
+    (":material/photo_camera: Recognize",
+     "1. Write a number on paper with a dark pen or marker.\n"
+     "2. Hold it up to the webcam and take a photo, or upload photos and scans "
+     "(several at once give a table and a CSV).\n"
+     "3. No webcam? Try one of the built-in samples.",
+     "pages/recognize.py", "Read a number"),
+    (":material/model_training: Train",
+     "Train your own model on MNIST, watch its accuracy grow, compare it with the "
+     "shipped model, and use it on the Recognize page.",
+     "pages/train.py", "Train a model"),
+    (":material/collections: My digits",
+     "Correct a misread digit on the Recognize page and it is kept here. Fine-tune a model "
+     "on your own digits on the Train page, so it learns your handwriting.",
+     "pages/my_digits.py", "See my digits"),
+]
+for column, (title, text, page, label) in zip(st.columns(len(CARDS), gap="large"), CARDS):
+    with column.container(border=True):
+        st.subheader(title)
+        st.markdown(text)
+        st.page_link(page, label=label, icon=":material/arrow_forward:")
 
 with st.expander("Tips for a good reading", icon=":material/lightbulb:"):
     st.markdown(
