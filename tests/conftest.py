@@ -26,7 +26,11 @@ SAMPLES_DIR = _shared("samples", "DIGITLIB_SAMPLES")
 
 def read_sample_labels() -> list[tuple[Path, str, str]]:
     """(path, label, kind) of every real sample; labels are kept as text (leading zeros)."""
-    with open(SAMPLES_DIR / "labels.tsv", newline="") as f:
+    labels = SAMPLES_DIR / "labels.tsv"
+    if not labels.is_file():  # read at collection: say what is missing, not a bare traceback
+        raise FileNotFoundError(f"the real sample photos are not at {SAMPLES_DIR} (no labels.tsv): "
+                                "put them in ../shared/samples or point DIGITLIB_SAMPLES at them")
+    with open(labels, newline="") as f:
         return [(SAMPLES_DIR / r["file"], r["label"], r["kind"]) for r in csv.DictReader(f, delimiter="\t")]
 
 
