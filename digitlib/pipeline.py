@@ -125,7 +125,7 @@ def stage_clean(w: Work) -> np.ndarray:
 
 
 def stage_boxes(w: Work) -> np.ndarray:
-    blobs = seg.find_blobs(w.clean)
+    blobs = seg.drop_tall_frame_marks(seg.find_blobs(w.clean), *w.clean.shape)
     if len(blobs) > 4 * MAX_DIGITS:
         blobs = sorted(blobs, key=lambda b: b.area, reverse=True)[: 4 * MAX_DIGITS]
     w.digit_height = seg.typical_height(blobs)

@@ -80,6 +80,29 @@ def typical_height_of(heights: list[int]) -> float:
     return float(np.median([h for h in heights if h >= 0.5 * tallest]))
 
 
+def _cut_by_frame(b: Blob, height: int, width: int) -> bool:
+    return b.x == 0 or b.y == 0 or b.x + b.w >= width or b.y + b.h >= height
+
+
+TALL_FRAME_MARK = 2.5  # times the height of the digits inside the frame
+
+
+def drop_tall_frame_marks(blobs: list[Blob], height: int, width: int) -> list[Blob]:
+    """Drop marks cut by the image's frame that are far taller than the digits inside it.
+
+    The paper's edge, a shadow's border or the desk at the side of a photo is cut
+    by the frame and often far taller than the handwriting. Left in, it would
+    set the digit height, and the real digits would then look like specks. It
+    takes two or more blobs of alike height inside the frame to judge by: a
+    digit cut by a tight crop is kept.
+    """
+    inside = [b.h for b in blobs if not _cut_by_frame(b, height, width)]
+    if len([h for h in inside if h >= 0.5 * max(inside, default=0)]) < 2:
+        return blobs
+    limit = TALL_FRAME_MARK * typical_height_of(inside)
+    return [b for b in blobs if b.h <= limit or not _cut_by_frame(b, height, width)]
+
+
 def _x_overlap(a: Blob, b: Blob) -> float:
     """Horizontal overlap as a fraction of the narrower blob's width."""
     overlap = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
@@ -639,10 +662,7 @@ def drop_frame_rows(rows: list[list[Blob]], height: int, width: int) -> list[lis
     photo was taken of lies inside the frame; a lone digit cut by the frame, with
     nothing else in the photo, is still read.
     """
-    def cut_by_frame(b: Blob) -> bool:
-        return b.x == 0 or b.y == 0 or b.x + b.w >= width or b.y + b.h >= height
-
-    framed = [all(cut_by_frame(b) for b in row) for row in rows]
+    framed = [all(_cut_by_frame(b, height, width) for b in row) for row in rows]
     if all(framed):
         return rows
     return _number_rows([row for row, cut in zip(rows, framed) if not cut])

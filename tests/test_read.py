@@ -483,6 +483,30 @@ def test_rows_cut_by_the_frame_are_dropped_beside_whole_ones():
     assert len(seg.drop_frame_rows(seg.group_rows(cut_first + edge), 400, 300)[0]) == 2
 
 
+def test_marks_cut_by_the_frame_far_taller_than_the_digits_are_dropped():
+    def blob(x, y, w=20, h=40):
+        return seg.Blob(x, y, w, h, np.ones((h, w), bool))
+
+    number = [blob(100, 200), blob(130, 205), blob(160, 198, h=44)]
+    edge = blob(0, 0, 30, 390)  # the paper's edge down the left side, ten digits tall
+    kept = seg.drop_tall_frame_marks(number + [edge], 400, 300)
+    assert kept == number
+    # A digit the frame cuts that is no taller than the others stays.
+    cut_digit = blob(280, 195, 20, 42)
+    assert seg.drop_tall_frame_marks(number + [cut_digit], 400, 300) == number + [cut_digit]
+    # With one digit inside the frame there is nothing to judge heights by.
+    assert seg.drop_tall_frame_marks([number[0], edge], 400, 300) == [number[0], edge]
+
+
+def test_tall_shadow_border_at_the_side_does_not_hide_the_digits(recognizer, mnist_test):
+    page = paper(mnist_test, "486", height=50, pad=150)
+    h = page.shape[0]
+    # A dark wedge down the left side of the photo, like the desk beside a tilted page.
+    wedge = np.array([[0, 0], [30, 0], [8, int(0.7 * h)], [0, int(0.7 * h)]], np.int32)
+    cv2.fillPoly(page, [wedge], (60, 60, 70))
+    assert recognizer.read(page).text == "486"
+
+
 def test_paper_edge_in_the_photo_is_not_read(recognizer, mnist_test):
     page = paper(mnist_test, "6324", pad=80)
     page = cv2.copyMakeBorder(page, 0, 0, 120, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
