@@ -171,7 +171,8 @@ def _one_digit_rather_than_two(a: Blob, b: Blob, ink: np.ndarray, classify: Clas
     whole = merge_blobs(a, b)
     _, probs = classify(np.stack([blob_to_mnist(p, ink) for p in (whole, a, b)]))
     sure = np.log(np.clip(probs.max(axis=1), 1e-6, 1.0))
-    return bool(sure[0] > sure[1] + sure[2] + SPLIT_COST)
+    # Weighed as split_touching weighs a split: two pieces pay SPLIT_COST for the second.
+    return bool(sure[0] > sure[1] + sure[2] - SPLIT_COST)
 
 
 def drop_separators(blobs: list[Blob], digit_height: float, min_height: float = 0) -> list[Blob]:
