@@ -74,10 +74,13 @@ def typical_height(blobs: list[Blob]) -> float:
 
 def typical_height_of(heights: list[int]) -> float:
     """``typical_height`` from the heights alone (0.0 for none)."""
-    if not heights:
-        return 0.0
-    tallest = max(heights)
-    return float(np.median([h for h in heights if h >= 0.5 * tallest]))
+    return float(np.median(_digit_sized(heights))) if heights else 0.0
+
+
+def _digit_sized(heights: list) -> list:
+    """The heights at least half the tallest: digits, not specks, dots or commas."""
+    tallest = max(heights, default=0)
+    return [h for h in heights if h >= 0.5 * tallest]
 
 
 def _cut_by_frame(b: Blob, height: int, width: int) -> bool:
@@ -96,11 +99,12 @@ def drop_tall_frame_marks(blobs: list[Blob], height: int, width: int) -> list[Bl
     takes two or more blobs of alike height inside the frame to judge by: a
     digit cut by a tight crop is kept.
     """
-    inside = [b.h for b in blobs if not _cut_by_frame(b, height, width)]
-    if len([h for h in inside if h >= 0.5 * max(inside, default=0)]) < 2:
+    framed = [_cut_by_frame(b, height, width) for b in blobs]
+    inside = [b.h for b, cut in zip(blobs, framed) if not cut]
+    if len(_digit_sized(inside)) < 2:
         return blobs
     limit = TALL_FRAME_MARK * typical_height_of(inside)
-    return [b for b in blobs if b.h <= limit or not _cut_by_frame(b, height, width)]
+    return [b for b, cut in zip(blobs, framed) if not cut or b.h <= limit]
 
 
 def _x_overlap(a: Blob, b: Blob) -> float:
