@@ -524,9 +524,13 @@ def quantile_of_counts(values: np.ndarray, counts: np.ndarray, q: float) -> floa
 
 def binarise_at(ink: np.ndarray, high: float) -> np.ndarray:
     """``binarise`` with its seed threshold ``high`` given: uint8 (H, W) -> bool (H, W)."""
-    strong = ink >= high
-    weak = ink >= high * 0.5
-    n, labels = cv2.connectedComponents(weak.astype(np.uint8), connectivity=8)
+    return hysteresis(ink >= high * 0.5, ink >= high)
+
+
+def hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
+    """The 8-connected components of ``weak`` that hold a ``strong`` pixel (both
+    bool (H, W), ``strong`` within ``weak``): bool (H, W)."""
+    n, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8)
     if n <= 1:
         return strong
     seeded = np.zeros(n, dtype=bool)
@@ -588,7 +592,9 @@ def remove_faint_lines(mask: np.ndarray, ink: np.ndarray, high: float, min_width
     vertical, at least ``min_width`` px across or ``min_height`` px down) are found
     where they are still whole, in the ink above FAINT_LINE_LEVEL * ``high``; at
     least MIN_FAINT_LINES of them, standing out of the ink beside them, or nothing
-    is removed. The components of ``mask`` lying mostly on them (but for long ones,
+    is removed. On the lines only ink above ``high`` stays (strokes crossing them),
+    so binarising's hysteresis cannot follow a line out of a digit. Then the
+    components of ``mask`` lying mostly on the lines (but for long ones,
     remove_long_lines' work) are removed; digits crossing or touching a line keep
     most of their ink off it and stay whole. Returns the cleaned mask, bool (H, W):
     ``mask`` itself when nothing is removed.
@@ -604,6 +610,11 @@ def remove_faint_lines(mask: np.ndarray, ink: np.ndarray, high: float, min_width
     band = horiz | vert
     if not _stand_out(low, band, max(h_band, v_band)):
         return mask
+    # Binarising grew strokes along the faint lines they touch (the lines are above
+    # its weak threshold) into crosses and ladders that read as digits: the lines
+    # may only keep strong ink, and what that leaves unseeded goes too.
+    strong = ink >= high
+    mask = hysteresis(mask & ~(band & ~strong), strong)
     # The faint lines' fragments (dashes, crossings) lie on them, nearly whole;
     # a digit, even one crossing or touching a line, has most of its ink off them.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)

@@ -383,6 +383,29 @@ def test_faint_grid_fragments_are_removed():
     assert len(blobs) == 1 and blobs[0].h > 80  # the 7, whole
 
 
+def test_binarising_does_not_grow_a_digit_along_faint_grid_lines():
+    """Grid lines above the weak threshold but below the seed one join a digit they
+    touch (hysteresis follows them) and make it a digit with crosses hanging off it."""
+    ink = np.zeros((300, 400), np.uint8)
+    for y in range(15, 300, 30):  # dashed lines: each dash meets at most one crossing line
+        for x in range(0, 400, 20):
+            ink[y : y + 2, x + 4 : x + 20] = 45
+    for x in range(15, 400, 30):
+        for y in range(0, 300, 20):
+            ink[y + 4 : y + 20, x : x + 2] = 45
+    seven = np.zeros_like(ink)
+    cv2.putText(seven, "7", (150, 220), cv2.FONT_HERSHEY_SIMPLEX, 5, 255, 12)
+    ink = np.maximum(ink, seven)
+    high = pre.ink_threshold(ink)
+    assert 0.5 * high < 45 < high, "the test needs lines between the weak and the seed threshold"
+    ys, xs = np.nonzero(seven)
+    seven_box = (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+    mask = pre.binarise_at(ink, high)
+    assert [b.box for b in seg.find_blobs(mask)] != [seven_box], "the test needs crosses grown onto the 7"
+    cleaned = pre.remove_faint_lines(mask, ink, high, 0.5 * 400, 0.5 * 300)
+    assert [b.box for b in seg.find_blobs(cleaned)] == [seven_box]
+
+
 def test_uneven_light_is_flattened(recognizer, mnist_test):
     page = paper(mnist_test, "8642").astype(np.float32)
     h, w = page.shape[:2]
