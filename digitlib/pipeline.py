@@ -134,9 +134,10 @@ def stage_boxes(w: Work) -> np.ndarray:
     min_h = w.options.min_digit_height * w.scale if w.options.min_digit_height else 0
     blobs = seg.drop_hairlines(seg.drop_separators(blobs, w.digit_height, min_h), w.digit_height)
     digit_width = seg.typical_width(blobs, w.digit_height)
+    confidence = seg.one_digit_confidence(blobs, w.ink, w.digit_height, digit_width, w.classify)
     split: list[seg.Blob] = []
-    for b in blobs:
-        split += seg.split_touching(b, w.ink, w.digit_height, digit_width, w.classify)
+    for b, sure in zip(blobs, confidence):
+        split += seg.split_touching(b, w.ink, w.digit_height, digit_width, w.classify, sure)
     if len(split) > MAX_DIGITS:
         w.warnings.append(f"Found {len(split)} marks; reading only the {MAX_DIGITS} largest.")
         split = sorted(split, key=lambda b: b.area, reverse=True)[:MAX_DIGITS]
@@ -147,7 +148,8 @@ def stage_boxes(w: Work) -> np.ndarray:
 
 def stage_mnist(w: Work) -> np.ndarray:
     for b in w.blobs:
-        b.mnist = seg.blob_to_mnist(b, w.ink)
+        if b.mnist is None:  # one_digit_confidence normalised some already
+            b.mnist = seg.blob_to_mnist(b, w.ink)
     if not w.blobs:
         w.probs = np.zeros((0, 10), np.float32)
         return np.zeros((28, 28), np.uint8)

@@ -535,10 +535,34 @@ INK_OK = 1.0  # ... touching digits meet in about one stroke
 INK_FREE = -1.0  # ... and a cut through (almost) none is credited as one stroke less
 WIDE_PIECE, WIDE_COST = 1.2, 2.5  # per typical digit width beyond 1.2 of it
 SHORT_PIECE, SHORT_COST = 0.8, 5.0  # per row height short of 0.8 of it
+#: A blob no wider than one digit is only split when the classifier is less sure
+#: than this that it is one: a "1" leaning on a "0" is no wider than an "8".
+UNSURE_BELOW = 0.5
+PAIR_MIN_WIDTH = 0.45  # digit heights: narrower, a blob holds one digit at most
+
+
+def _one_digit_wide(blob: Blob, digit_width: float) -> bool:
+    return blob.w < 1.2 * digit_width and blob.w < 0.9 * blob.h
+
+
+def one_digit_confidence(blobs: list[Blob], ink: np.ndarray, digit_height: float, digit_width: float,
+                         classify: Classify) -> list[float]:
+    """For each blob, the classifier's top probability that it is one digit, for the
+    blobs one digit wide (but wide enough for two narrow ones) that split_touching
+    would otherwise leave whole; 1.0 for the others. One batch; each blob asked
+    about keeps its ``mnist``."""
+    asked = [b for b in blobs if _one_digit_wide(b, digit_width) and b.w >= PAIR_MIN_WIDTH * digit_height]
+    if not asked:
+        return [1.0] * len(blobs)
+    for b in asked:
+        b.mnist = blob_to_mnist(b, ink)
+    _, probs = classify(np.stack([b.mnist for b in asked]))
+    sure = {id(b): float(p.max()) for b, p in zip(asked, probs)}
+    return [sure.get(id(b), 1.0) for b in blobs]
 
 
 def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width: float,
-                   classify: Classify) -> list[Blob]:
+                   classify: Classify, confidence: float = 1.0) -> list[Blob]:
     """Split a blob that may hold several touching digits into the pieces the classifier likes best.
 
     Candidate cuts (``candidate_cuts``) make a lattice: every run of the blob
@@ -547,10 +571,11 @@ def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width
     programming) maximises the sum of its pieces' log confidences, less
     SPLIT_COST per extra piece and penalties for what single digits rarely are:
     far wider or much shorter than the other digits of the image, or cut out of
-    a loop.
+    a loop. A blob one digit wide is tried only when ``confidence`` (from
+    ``one_digit_confidence``) is under UNSURE_BELOW.
     """
     ratio = blob.w / max(1.0, digit_width)
-    if ratio < 1.2 and blob.w < 0.9 * blob.h:
+    if _one_digit_wide(blob, digit_width) and confidence >= UNSURE_BELOW:
         return [blob]
     cuts = candidate_cuts(blob.mask, digit_height, ratio, most=math.ceil(ratio) + 2)
     if not cuts:

@@ -220,6 +220,23 @@ def test_touching_digits_are_split(recognizer, mnist_test, text, overlap):
     assert recognizer.read(page).text == text
 
 
+@pytest.mark.parametrize("nth", [1, 2, 4, 5])
+def test_one_leaning_on_a_narrow_zero_is_split(recognizer, mnist_test, nth):
+    """A "1" leaning on a narrow "0" makes a blob no wider than one digit: it is
+    split because the classifier is unsure it is one digit, not for its width."""
+    d = digit_image(mnist_test, 0, nth)
+    ys, xs = np.nonzero(d > 30)
+    ink = np.zeros((80, 70), np.uint8)
+    ink[:, :44] = cv2.resize(d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], (44, 80),
+                             interpolation=cv2.INTER_CUBIC)
+    cv2.line(ink, (38, 76), (62, 3), 255, 7)
+    page = cv2.cvtColor(255 - cv2.copyMakeBorder(ink, 60, 60, 60, 60, cv2.BORDER_CONSTANT, value=0),
+                        cv2.COLOR_GRAY2BGR)
+    blobs = seg.find_blobs(pre.binarise(255 - page[:, :, 0]))
+    assert len(blobs) == 1 and blobs[0].w < 0.9 * blobs[0].h, "the test needs one blob, one digit wide"
+    assert recognizer.read(page).text == "01"
+
+
 @pytest.mark.parametrize("label", [0, 2, 5])
 def test_wide_single_digit_is_not_cut(recognizer, mnist_test, label):
     """A digit drawn far wider than usual (a lying 0, a 2 or 5 with a long stroke) stays whole."""
