@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -111,7 +112,8 @@ class Recognizer:
     def meta(self) -> dict:
         return self.loaded.meta
 
-    def classify(self, digits: np.ndarray, stroke_variants: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def classify(self, digits: np.ndarray, stroke_variants: bool = False,
+                 memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Classify MNIST-like digits, batched.
 
         digits: uint8 ``(N, 28, 28)``, white digit on black, MNIST geometry.
@@ -123,6 +125,9 @@ class Recognizer:
         probability under ``VOTE_BELOW``) a little thinner and a little thicker,
         and average the three: a pen much bolder or finer than MNIST's then sways
         the answer less. A sure answer hardly ever changes, and most digits are sure.
+        ``memo``: a dict that remembers the model's answer for each digit image
+        across calls; ``read`` gives each reading one, since its last stage asks
+        again about digits the splitting already asked about.
         """
         if not isinstance(digits, np.ndarray):
             raise ValueError(f"digits must be a numpy array, not {type(digits).__name__}")
@@ -132,13 +137,22 @@ class Recognizer:
             raise ValueError(f"digits must have shape (N, 28, 28), not {digits.shape}")
         if len(digits) == 0:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 10), dtype=np.float32)
-        probs = self._probabilities(digits)
+        probs = self._probabilities(digits) if memo is None else self._remembered(digits, memo)
         doubtful = probs.max(1) < VOTE_BELOW if stroke_variants else np.zeros(len(digits), bool)
         if doubtful.any():
             variants = stroke_width_variants(digits[doubtful])
             voted = self._probabilities(np.concatenate(variants)).reshape(len(variants), -1, 10).sum(0)
             probs[doubtful] = (probs[doubtful] + voted) / (len(variants) + 1)
         return probs.argmax(1).astype(np.int64), probs
+
+    def _remembered(self, digits: np.ndarray, memo: dict) -> np.ndarray:
+        """``_probabilities``, asking the model only about digits not in ``memo`` (keyed by their bytes)."""
+        keys = [d.tobytes() for d in digits]
+        new = list({k: i for i, k in enumerate(keys) if k not in memo}.values())
+        if new:
+            for i, p in zip(new, self._probabilities(digits[new])):
+                memo[keys[i]] = p
+        return np.stack([memo[k] for k in keys])
 
     def _probabilities(self, digits: np.ndarray) -> np.ndarray:
         """uint8 (N, 28, 28) -> float32 (N, 10), one batched forward pass."""
@@ -158,7 +172,7 @@ class Recognizer:
 
         start = time.perf_counter()
         options = options or ReadOptions()
-        result = run_pipeline(image, options, self.classify)
+        result = run_pipeline(image, options, functools.partial(self.classify, memo={}))
         digits = []
         for d, probs in zip(result.digits, result.probs):
             top3 = _softmax_top3(probs[None])[0]

@@ -40,6 +40,20 @@ def test_stroke_width_vote_only_for_doubtful_digits(recognizer, data_dir):
     assert (np.abs(voted[~sure] - plain[~sure]).max(1) > 1e-4).all()  # the doubtful ones are voted on
 
 
+def test_memo_asks_the_model_once_per_digit_image(recognizer, data_dir, monkeypatch):
+    digits = load_mnist(False, data_dir, download=False).images[:40].numpy()
+    _, plain = recognizer.classify(digits)
+    asked = []
+    forward = recognizer._probabilities
+    monkeypatch.setattr(recognizer, "_probabilities", lambda d: asked.append(len(d)) or forward(d))
+    memo: dict = {}
+    _, first = recognizer.classify(digits[:30], memo=memo)
+    _, second = recognizer.classify(np.concatenate([digits[20:40], digits[20:40]]), memo=memo)
+    assert asked == [30, 10]  # the second call asks only about the ten new images, once each
+    assert np.allclose(first, plain[:30], atol=1e-5)
+    assert np.allclose(second, np.concatenate([plain[20:40], plain[20:40]]), atol=1e-5)
+
+
 @pytest.mark.parametrize("bad", [
     np.zeros((28, 28), np.uint8),
     np.zeros((2, 28, 27), np.uint8),
