@@ -542,7 +542,7 @@ PAIR_MIN_WIDTH = 0.45  # digit heights: narrower, a blob holds one digit at most
 
 
 def _one_digit_wide(blob: Blob, digit_width: float) -> bool:
-    return blob.w < 1.2 * digit_width and blob.w < 0.9 * blob.h
+    return blob.w / max(1.0, digit_width) < 1.2 and blob.w < 0.9 * blob.h
 
 
 def one_digit_confidence(blobs: list[Blob], ink: np.ndarray, digit_height: float, digit_width: float,
