@@ -524,19 +524,20 @@ def quantile_of_counts(values: np.ndarray, counts: np.ndarray, q: float) -> floa
 
 def binarise_at(ink: np.ndarray, high: float) -> np.ndarray:
     """``binarise`` with its seed threshold ``high`` given: uint8 (H, W) -> bool (H, W)."""
-    return hysteresis(ink >= high * 0.5, ink >= high)
-
-
-def hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
-    """The 8-connected components of ``weak`` that hold a ``strong`` pixel (both
-    bool (H, W), ``strong`` within ``weak``): bool (H, W)."""
-    n, labels = cv2.connectedComponents(weak.view(np.uint8), connectivity=8)
+    strong = ink >= high
+    n, labels = cv2.connectedComponents((ink >= high * 0.5).view(np.uint8), connectivity=8)
     if n <= 1:
         return strong
+    return per_label(seeded_components(labels, n, strong), labels)
+
+
+def seeded_components(labels: np.ndarray, n: int, strong: np.ndarray) -> np.ndarray:
+    """Which of the ``n`` components of the label image int32 (H, W) hold a
+    ``strong`` (bool (H, W)) pixel: bool (n,), the background (0) never. Hysteresis."""
     seeded = np.zeros(n, dtype=bool)
     seeded[labels[strong]] = True
     seeded[0] = False
-    return per_label(seeded, labels)
+    return seeded
 
 
 #: Steepest tilt, in degrees off horizontal or vertical, of the ruled and grid
@@ -614,15 +615,16 @@ def remove_faint_lines(mask: np.ndarray, ink: np.ndarray, high: float, min_width
     # its weak threshold) into crosses and ladders that read as digits: the lines
     # may only keep strong ink, and what that leaves unseeded goes too.
     strong = ink >= high
-    mask = hysteresis(mask & ~(band & ~strong), strong)
+    mask = mask & ~(band & ~strong)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     # The faint lines' fragments (dashes, crossings) lie on them, nearly whole;
     # a digit, even one crossing or touching a line, has most of its ink off them.
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
     on = np.bincount(labels[band], minlength=n)
-    junk = on >= FAINT_FRAGMENT_ON_LINES * stats[:, cv2.CC_STAT_AREA]
+    fragment = on >= FAINT_FRAGMENT_ON_LINES * stats[:, cv2.CC_STAT_AREA]
     # A line that binarised whole (maybe with the digits it touches) is long:
     # remove_long_lines takes it apart without losing the digits.
-    junk &= (stats[:, cv2.CC_STAT_WIDTH] < min_width) & (stats[:, cv2.CC_STAT_HEIGHT] < min_height)
+    fragment &= (stats[:, cv2.CC_STAT_WIDTH] < min_width) & (stats[:, cv2.CC_STAT_HEIGHT] < min_height)
+    junk = fragment | ~seeded_components(labels, n, strong)
     junk[0] = False
     return mask & ~per_label(junk, labels)
 
