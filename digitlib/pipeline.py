@@ -147,15 +147,12 @@ def stage_boxes(w: Work) -> np.ndarray:
 
 
 def stage_mnist(w: Work) -> np.ndarray:
-    for b in w.blobs:
-        if b.mnist is None:  # one_digit_confidence normalised some already
-            b.mnist = seg.blob_to_mnist(b, w.ink)
     if not w.blobs:
         w.probs = np.zeros((0, 10), np.float32)
         return np.zeros((28, 28), np.uint8)
     # The final answer is worth the three-stroke-width vote; the many candidate
     # pieces weighed while splitting are not (same choices, a third of the time).
-    _, w.probs = w.classify(np.stack([b.mnist for b in w.blobs]), stroke_variants=True)
+    _, w.probs = w.classify(seg.normalised(w.blobs, w.ink), stroke_variants=True)
     return montage([b.mnist for b in w.blobs])
 
 

@@ -173,7 +173,7 @@ def merge_broken_strokes(blobs: list[Blob], digit_height: float,
 
 def _one_digit_rather_than_two(a: Blob, b: Blob, ink: np.ndarray, classify: Classify) -> bool:
     whole = merge_blobs(a, b)
-    _, probs = classify(np.stack([blob_to_mnist(p, ink) for p in (whole, a, b)]))
+    _, probs = classify(normalised([whole, a, b], ink))
     sure = np.log(np.clip(probs.max(axis=1), 1e-6, 1.0))
     # Weighed as split_touching weighs a split: two pieces pay SPLIT_COST for the second.
     return bool(sure[0] > sure[1] + sure[2] - SPLIT_COST)
@@ -550,15 +550,24 @@ def one_digit_confidence(blobs: list[Blob], ink: np.ndarray, digit_height: float
     """For each blob, the classifier's top probability that it is one digit, for the
     blobs one digit wide (but wide enough for two narrow ones) that split_touching
     would otherwise leave whole; 1.0 for the others. One batch; each blob asked
-    about keeps its ``mnist``."""
-    asked = [b for b in blobs if _one_digit_wide(b, digit_width) and b.w >= PAIR_MIN_WIDTH * digit_height]
-    if not asked:
-        return [1.0] * len(blobs)
-    for b in asked:
-        b.mnist = blob_to_mnist(b, ink)
-    _, probs = classify(np.stack([b.mnist for b in asked]))
-    sure = {id(b): float(p.max()) for b, p in zip(asked, probs)}
-    return [sure.get(id(b), 1.0) for b in blobs]
+    about keeps its ``mnist`` (``normalised``)."""
+    confidence = [1.0] * len(blobs)
+    asked = [i for i, b in enumerate(blobs)
+             if _one_digit_wide(b, digit_width) and b.w >= PAIR_MIN_WIDTH * digit_height]
+    if asked:
+        _, probs = classify(normalised([blobs[i] for i in asked], ink))
+        for i, p in zip(asked, probs):
+            confidence[i] = float(p.max())
+    return confidence
+
+
+def normalised(blobs: list[Blob], ink: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28): each blob's ``mnist``, normalised now where it has none
+    yet and kept there, so a digit the splitting classified is not normalised again."""
+    for b in blobs:
+        if b.mnist is None:
+            b.mnist = blob_to_mnist(b, ink)
+    return np.stack([b.mnist for b in blobs])
 
 
 def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width: float,
@@ -617,7 +626,7 @@ def split_touching(blob: Blob, ink: np.ndarray, digit_height: float, digit_width
         return [blob]
     keys = list(pieces)
     batch = [blob, *(pieces[k] for k in keys)]
-    _, probs = classify(np.stack([blob_to_mnist(p, ink) for p in batch]))
+    _, probs = classify(normalised(batch, ink))
     logp = np.log(np.clip(probs.max(axis=1), 1e-6, 1.0))
 
     def piece_score(p: Blob, lp: float) -> float:
