@@ -26,6 +26,7 @@ MAX_DECODE_BYTES = 384 * 1024 * 1024
 #: Largest encoded file read from a path, bytes or a file object.
 MAX_FILE_BYTES = 50 * 1024 * 1024
 SUPPORTED_FORMATS = "PNG, JPEG, BMP, TIFF or WebP"
+TRUNCATED = "the image is truncated or corrupt and could not be decoded"
 
 
 def _limit_opencv_pixels() -> None:
@@ -100,6 +101,8 @@ def read_header(data: bytes) -> ImageHeader:
     if width < 1 or height < 1:
         raise ValueError("image has no pixels")
     header = ImageHeader(width, height, fmt, orientation)
+    if fmt == "PNG" and not _png_chunks_fit(data):
+        raise ValueError(TRUNCATED)
     if fmt == "PNG" and data[12:16] == b"IHDR" and len(data) >= 26:
         depth, colour_type = data[24], data[25]
         idat = data.find(b"IDAT")
@@ -114,6 +117,21 @@ def read_header(data: bytes) -> ImageHeader:
         header.bytes_per_pixel, strip_rows = tiff
         header.buffer_bytes = min(strip_rows, height) * width * max(4, header.bytes_per_pixel)
     return header
+
+
+def _png_chunks_fit(data: bytes) -> bool:
+    """Whether every chunk of a PNG, up to IEND or the end of ``data``, lies within
+    the file. OpenCV spends seconds on a chunk whose length field claims gigabytes
+    (one flipped bit does it) before it gives up on the file as truncated."""
+    at = 8  # past the signature
+    while at + 8 <= len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        if at + 12 + length > len(data):  # length, type, data, CRC
+            return False
+        if data[at + 4:at + 8] == b"IEND":
+            return True
+        at += 12 + length
+    return True  # ends between chunks: the decoder reports what is missing
 
 
 def _tiff_layout(im) -> tuple[int, int]:
@@ -328,7 +346,7 @@ def decode_image(
     except cv2.error as exc:
         raise ValueError(f"the image could not be decoded ({str(exc).strip().splitlines()[-1][:100]})") from None
     if img is None or img.size == 0:
-        raise ValueError("the image is truncated or corrupt and could not be decoded")
+        raise ValueError(TRUNCATED)
     if img.shape[0] > out_h or img.shape[1] > out_w:
         raise ValueError(f"the image decodes to {img.shape[1]}x{img.shape[0]} pixels, not the {size} of its header")
     img = to_bgr8(img)

@@ -141,6 +141,18 @@ def test_truncated_files_raise_value_error(recognizer, samples_dir, ext):
         recognizer.read(buf.tobytes()[:200])
 
 
+def test_png_chunk_longer_than_the_file_is_refused_by_its_header(samples_dir):
+    """One flipped bit in a chunk's length claims gigabytes; OpenCV spent seconds on such a
+    file before giving up, so the header check refuses it without decoding."""
+    ok, buf = cv2.imencode(".png", cv2.imread(str(samples_dir / "webcam-3450.png")))
+    data = bytearray(buf.tobytes())
+    idat = data.find(b"IDAT") - 4  # the chunk's length field
+    assert pre.read_header(bytes(data)).format == "PNG", "the test needs a PNG the header check accepts"
+    data[idat] ^= 0x80
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        pre.read_header(bytes(data))
+
+
 def test_missing_path_and_wrong_type(recognizer, tmp_path):
     with pytest.raises(ValueError, match="no such file"):
         recognizer.read(tmp_path / "nope.png")
