@@ -17,7 +17,11 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .recognizer import DigitReading, Reading
+from . import store
+from .checkpoint import SHIPPED_MODEL
+from .files import file_signature
+from .formatting import percent
+from .reading.result import UNCERTAIN_BELOW, DigitReading, Reading
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +79,7 @@ def one_line(text: str) -> str:
     return " / ".join(text.split("\n")) if text else ""
 
 
-def percent(p: float) -> str:
-    """A probability as a short percentage: 0.9731 -> "97%", 0.9983 -> "99.83%",
-    0.99996 -> ">99.99%", 0.004 -> "<1%"."""
-    p = float(p)
-    if p <= 0.0:
-        return "0%"
-    if p < 0.01:
-        return "<1%"
-    if p >= 1.0:
-        return "100%"
-    if p >= 0.9999:
-        return ">99.99%"
-    if p >= 0.995:
-        return f"{p:.2%}"
-    return f"{p:.0%}"
-
-
-def is_uncertain(digit: DigitReading, threshold: float = 0.8) -> bool:
+def is_uncertain(digit: DigitReading, threshold: float = UNCERTAIN_BELOW) -> bool:
     return digit.confidence < threshold
 
 
@@ -224,16 +211,12 @@ class ModelChoice:
 
 
 def model_choices(active: str | None = None) -> list[ModelChoice]:
-    """The shipped model first, then the models trained on the Train page (from
-    ``digitlib.store`` when it is there), each labelled with its test accuracy. ``active``
+    """The shipped model first, then the models trained on the Train page (``digitlib.store``),
+    each labelled with its test accuracy. ``active``
     is added when it is a file that the store does not list."""
     choices: list[ModelChoice] = []
     try:
-        from . import store  # written alongside the Train page; optional here
-
         entries = list(store.list_models())
-    except ImportError:
-        entries = []
     except Exception:  # noqa: BLE001 - a broken models folder must not break the page
         log.exception("could not list the trained models")
         entries = []
@@ -258,13 +241,11 @@ def model_choices(active: str | None = None) -> list[ModelChoice]:
     return choices
 
 
-def normalize_model(path) -> str | None:
+def active_model_path(path) -> str | None:
     """``st.session_state["active_model"]`` as a str path, or None for the shipped model
     (also when it names the shipped file itself)."""
     if path is None or str(path) == "":
         return None
-    from .checkpoint import SHIPPED_MODEL
-
     try:
         if Path(path).resolve() == SHIPPED_MODEL.resolve():
             return None
@@ -276,32 +257,7 @@ def normalize_model(path) -> str | None:
 def model_signature(path: str | None) -> tuple[str, int, int]:
     """(path, mtime_ns, size) of a model file, so caches notice a retrained file at the
     same path; the shipped model for ``None``; zeros when the file is missing."""
-    from .checkpoint import SHIPPED_MODEL
-
-    p = Path(path) if path is not None else SHIPPED_MODEL
-    try:
-        st = p.stat()
-        return str(p), st.st_mtime_ns, st.st_size
-    except OSError:
-        return str(p), 0, 0
-
-
-def ensure_app_navigation() -> None:
-    """Call at the top of every page script. Streamlit runs a page straight from ``pages/``
-    (its old multipage mode, without the entry point's ``st.navigation``, page config and
-    titles) when the page is opened by a link such as ``/recognize`` before the entry point
-    has run once in this server process. This switches the server to ``st.navigation``
-    mode, as the entry point's own ``st.navigation`` call would, and reruns, so the same
-    page opens through ``streamlit_app.py``."""
-    import streamlit as st
-
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without the old mode
-        return
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    return file_signature(path if path is not None else SHIPPED_MODEL)
 
 
 def chunks(items: Sequence, size: int) -> Iterable[Sequence]:

@@ -12,52 +12,25 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from .model import ARCHITECTURES, build_model, last_layer, output_count
+from .files import write_atomic
+from .model import ARCHITECTURES, MNIST_MEAN, MNIST_STD, build_model, last_layer, output_count
 
-FORMAT = "digitlib-checkpoint"
-FORMAT_VERSION = 1
+CHECKPOINT_FORMAT = "digitlib-checkpoint"
+CHECKPOINT_VERSION = 1
 SHIPPED_MODEL = Path(__file__).resolve().parent / "weights" / "default.pt"
 SHIPPED_SEEDNET = Path(__file__).resolve().parent / "weights" / "seednet.pt"
 
 
 class CheckpointError(ValueError):
     """A checkpoint file cannot be used; the message says why, in one line."""
-
-
-def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
-    """Write a file atomically: ``write(f)`` fills a temp file in the same folder,
-    which is fsynced and renamed over ``path``, so readers see the old file or the
-    new one, never half of one. Errors (disk full, read-only folder, ...) propagate
-    unchanged after the temp file is removed; the old file is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; these files are not secrets
-        os.replace(tmp_name, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError) and not exc.filename:
-            exc.filename = str(path)  # "No space left on device" alone does not say where
-        raise
-    return path
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
@@ -87,9 +60,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({detail})") from None
     except Exception as exc:  # anything else torch.load may raise on hostile input
         raise CheckpointError(f"checkpoint {path} could not be read ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not a digitlib checkpoint")
-    if payload.get("format_version", 0) > FORMAT_VERSION:
+    if payload.get("format_version", 0) > CHECKPOINT_VERSION:
         raise CheckpointError(
             f"checkpoint {path} has format version {payload.get('format_version')}, newer than this digitlib reads"
         )
@@ -147,8 +120,8 @@ def load_model(path: str | os.PathLike | None = None) -> LoadedModel:
     return LoadedModel(
         model=model,
         arch=payload["arch"],
-        mean=float(norm.get("mean", 0.1307)),
-        std=float(norm.get("std", 0.3081)),
+        mean=float(norm.get("mean", MNIST_MEAN)),
+        std=float(norm.get("std", MNIST_STD)),
         meta=meta,
         path=path,
     )

@@ -9,6 +9,8 @@ import threading
 
 from .checkpoint import CheckpointError
 from .data import DATA_ENV_VAR, DataUnavailableError
+from .formatting import accuracy
+from .model import ARCHITECTURES
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -21,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model on MNIST")
-    t.add_argument("--arch", default="digitnet", choices=["digitnet", "seednet"])
+    t.add_argument("--arch", default="digitnet", choices=sorted(ARCHITECTURES))
     t.add_argument("--epochs", type=int, help="default: the architecture's recipe (digitnet 20, seednet 5)")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float, help="peak learning rate")
@@ -111,7 +113,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.stopped:
         print(f"stopped at step {result.step}; resume with: python -m digitlib train --resume {result.checkpoint}")
     else:
-        acc = f"{result.test_accuracy:.2%}" if result.test_accuracy is not None else "n/a"
+        acc = accuracy(result.test_accuracy)
         print(f"done: {result.epochs_done} epochs, test accuracy {acc}, saved {result.checkpoint}")
         if cfg.extra_data and args.init_from and not args.resume:
             print_before_after(args.init_from, result.checkpoint, cfg)
@@ -120,31 +122,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def print_before_after(before: str, after, cfg) -> None:
     """MNIST test and held-out accuracy of the starting model and of the fine-tuned one."""
-    from .personal import compare_models
+    from .evaluation import compare_models
 
     c = compare_models(before, after, cfg.extra_data, cfg.data_dir, cfg.test_limit, cfg.download)
 
-    def pct(v):
-        return f"{v:.2%}" if v is not None else "n/a"
-
-    print(f"MNIST test ({c.n_mnist} images): {pct(c.mnist_before)} before, {pct(c.mnist_after)} after")
-    print(f"your digits, held out ({c.n_personal}): {pct(c.personal_before)} before, {pct(c.personal_after)} after")
+    print(f"MNIST test ({c.n_mnist} images): {accuracy(c.mnist_before)} before, {accuracy(c.mnist_after)} after")
+    print(f"your digits, held out ({c.n_personal}): {accuracy(c.personal_before)} before, {accuracy(c.personal_after)} after")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .checkpoint import load_model
-    from .data import load_mnist
-    from .training import evaluate
+    from .evaluation import evaluate_checkpoint
 
-    loaded = load_model(args.model)
-    test = load_mnist(train=False, root=args.data, download=not args.no_download)
-    loss, accuracy, per_class, confusion = evaluate(loaded.model, test, "cpu", loaded.mean, loaded.std)
-    print(f"model: {loaded.path} ({loaded.arch})")
-    print(f"test accuracy: {accuracy:.2%} ({round(accuracy * len(test))}/{len(test)}), test loss {loss:.4f}")
-    print("per-class accuracy: " + "  ".join(f"{d}: {a:.2%}" for d, a in enumerate(per_class)))
+    report = evaluate_checkpoint(args.model, args.data, download=not args.no_download)
+    print(f"model: {report.path} ({report.arch})")
+    print(f"test accuracy: {report.accuracy:.2%} ({round(report.accuracy * report.n_test)}/{report.n_test}), "
+          f"test loss {report.test_loss:.4f}")
+    print("per-class accuracy: " + "  ".join(f"{d}: {a:.2%}" for d, a in enumerate(report.per_class)))
     print("confusion matrix (rows: true digit, columns: predicted):")
     print("      " + "".join(f"{d:>6}" for d in range(10)))
-    for d, row in enumerate(confusion.tolist()):
+    for d, row in enumerate(report.confusion):
         print(f"{d:>6}" + "".join(f"{v:>6}" for v in row))
     return 0
 

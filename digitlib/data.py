@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .reading.mnist import to_mnist
+
 DATA_ENV_VAR = "DIGITLIB_DATA"
 
 
@@ -170,10 +172,8 @@ def make_not_digits(images: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor
     images: uint8 (N, 28, 28) MNIST digits. Returns uint8 (n, 28, 28): three in
     four are two digits touching or overlapping (some cut down to a digit and a
     part of the next), one in four a wide digit's left or right part. Each is
-    normalised like a digit cut from a photo (``segment.to_mnist``).
+    normalised like a digit cut from a photo (``reading.mnist.to_mnist``).
     """
-    from .segment import to_mnist
-
     digits = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     rng = np.random.default_rng(seed)
     out = np.zeros((n, 28, 28), np.uint8)

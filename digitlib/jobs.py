@@ -4,7 +4,7 @@ A ``JobRegistry`` runs at most one training at a time, in a worker thread that
 only calls ``digitlib.training.train`` and records its events; it never touches
 a UI. Any number of viewers (browser tabs, reruns of a Streamlit page) read the
 same ``Job`` through thread-safe snapshots. The Streamlit app holds one registry
-per server process with ``st.cache_resource`` (see ``streamlit_registry``).
+per server process (``pages/ui/jobs.py``).
 
     registry = JobRegistry()
     job = registry.start(cfg, "models/run.pt")      # JobRunning if one is running
@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .checkpoint import CheckpointError, load_checkpoint
+from .data import DataUnavailableError
+from .model import arch_label
 from .training import EpochEvent, StepEvent, TrainConfig, TrainResult, train
 
 RUNNING, STOPPING, FINISHED, STOPPED, FAILED = "running", "stopping", "finished", "stopped", "failed"
@@ -35,7 +38,7 @@ class JobRunning(RuntimeError):
     """Raised by ``JobRegistry.start`` while another job runs; ``job`` is that one."""
 
     def __init__(self, job: "Job") -> None:
-        arch = {"digitnet": "DigitNet", "seednet": "SeedNet"}.get(job.cfg.arch, job.cfg.arch)
+        arch = arch_label(job.cfg.arch)
         started = time.strftime("%H:%M:%S", time.localtime(job.started_at))
         super().__init__(
             f"a training run is already in progress ({arch}, started {started}, writing {job.out.name}); "
@@ -244,8 +247,6 @@ class Job:
 
     def _load_history(self, path: Path) -> None:
         """Put the resumed run's curves in place first, so viewers see them continue."""
-        from .checkpoint import load_checkpoint
-
         state = load_checkpoint(path)
         saved = TrainConfig.from_dict(state.get("train_args") or {})
         history = state.get("history") or {}
@@ -259,9 +260,6 @@ class Job:
 
 def describe_error(exc: BaseException) -> str:
     """A one-paragraph message for the user: our own errors as they are, others with their type."""
-    from .checkpoint import CheckpointError
-    from .data import DataUnavailableError
-
     if isinstance(exc, (DataUnavailableError, CheckpointError)):
         return str(exc)
     if isinstance(exc, OSError):
@@ -350,27 +348,6 @@ class JobRegistry:
             job.wait(timeout)
 
 
-_cached_factory: Callable[[], JobRegistry] | None = None
-_factory_lock = threading.Lock()
-
-
-def _new_registry() -> JobRegistry:
-    return JobRegistry()
-
-
-def streamlit_registry() -> JobRegistry:
-    """The server-wide registry, held in ``st.cache_resource`` so every session and
-    tab of one Streamlit server sees the same jobs. Tests in the same process reach
-    the same object by calling this too."""
-    global _cached_factory
-    with _factory_lock:
-        if _cached_factory is None:
-            import streamlit as st
-
-            _cached_factory = st.cache_resource(show_spinner=False)(_new_registry)
-    return _cached_factory()
-
-
 __all__ = [
     "ACTIVE",
     "FAILED",
@@ -384,5 +361,4 @@ __all__ = [
     "STOPPED",
     "STOPPING",
     "describe_error",
-    "streamlit_registry",
 ]

@@ -101,6 +101,12 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "digitnet": DigitNet,
     "seednet": SeedNet,
 }
+ARCH_LABELS = {"digitnet": "DigitNet", "seednet": "SeedNet"}  # as people write them
+
+
+def arch_label(arch: str | None) -> str:
+    """An architecture's name as people write it ("digitnet" -> "DigitNet"); "?" when unknown."""
+    return ARCH_LABELS.get((arch or "").lower(), arch or "?")
 
 
 def build_model(arch: str, classes: int | None = None) -> nn.Module:
@@ -157,3 +163,14 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
                     continue
                 seq[i + 1] = nn.Identity()
     return model
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``name`` as a torch device; "auto" picks CUDA, then Apple's MPS, then the CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

@@ -5,76 +5,16 @@ from __future__ import annotations
 import functools
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from .checkpoint import load_model
 from .model import digit_probabilities, fuse_for_inference
-
-
-@dataclass
-class ReadOptions:
-    """The few knobs that rescue a bad photo; the defaults suit most photos and scans.
-
-    polarity: "auto", "dark" (dark ink on light paper) or "light" (light strokes
-    on a dark background, like MNIST). min_digit_height: ignore marks shorter than
-    this many pixels of the working image (0: automatic). max_side: larger images
-    are downscaled so their longer side is this many pixels. uncertain_below: a
-    digit whose confidence is lower gets a warning.
-    """
-
-    polarity: str = "auto"
-    min_digit_height: int = 0
-    max_side: int = 1600
-    uncertain_below: float = 0.80
-
-    def __post_init__(self) -> None:
-        if self.polarity not in ("auto", "dark", "light"):
-            raise ValueError(f"polarity must be 'auto', 'dark' or 'light', not {self.polarity!r}")
-        if self.min_digit_height < 0 or self.max_side < 64:
-            raise ValueError("min_digit_height must be >= 0 and max_side >= 64")
-
-
-@dataclass
-class DigitReading:
-    """One digit found in the image."""
-
-    label: int
-    confidence: float  # probability that this is one digit and it is ``label``
-    top3: list[tuple[int, float]]  # best three (label, probability), best first
-    box: tuple[int, int, int, int]  # (x, y, width, height) in the original image's pixels
-    image: np.ndarray  # uint8 (28, 28), MNIST polarity: what the classifier saw
-    row: int = 0  # index of the text row the digit belongs to, top to bottom
-
-
-@dataclass
-class Reading:
-    """The result of ``Recognizer.read``."""
-
-    text: str  # digits left to right; rows joined by "\n"; "" when none
-    digits: list[DigitReading]
-    confidence: float  # product of the digits' confidences (0.0 when there are none)
-    warnings: list[str]
-    stages: list[tuple[str, np.ndarray]]  # (name, uint8 image) of every step, in order
-    image: np.ndarray | None = None  # the decoded photo, RGB uint8, at working size
-    scale: float = 1.0  # working size / original size
-    seconds: float = 0.0
-
-    @property
-    def rows(self) -> list[str]:
-        return self.text.split("\n") if self.text else []
-
-    def annotated(self) -> np.ndarray:
-        """The photo (RGB uint8, working size) with each digit's box and label drawn on it."""
-        from .preprocess import draw_boxes
-
-        if self.image is None:
-            raise ValueError("this reading has no image to draw on")
-        return draw_boxes(self.image, self.digits, self.scale)
-
+from .reading.pipeline import run_pipeline
+from .reading.result import DigitReading, Reading, ReadOptions
 
 _STROKE_KERNEL = np.ones((2, 2), np.uint8)
 VOTE_BELOW = 0.9  # Recognizer.classify's stroke-width vote is held for digits less sure than this
@@ -82,14 +22,13 @@ VOTE_BELOW = 0.9  # Recognizer.classify's stroke-width vote is held for digits l
 
 def stroke_width_variants(digits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A thinner (grey erosion) and a thicker (grey dilation) copy of uint8 (N, 28, 28) digits."""
-    import cv2
-
     thinner = np.stack([cv2.erode(d, _STROKE_KERNEL) for d in digits])
     thicker = np.stack([cv2.dilate(d, _STROKE_KERNEL) for d in digits])
     return thinner, thicker
 
 
-def _softmax_top3(probs: np.ndarray) -> list[list[tuple[int, float]]]:
+def top3(probs: np.ndarray) -> list[list[tuple[int, float]]]:
+    """float32 (N, 10) probabilities -> each row's best three (label, probability), best first."""
     order = np.argsort(-probs, axis=1)[:, :3]
     return [[(int(j), float(p[j])) for j in row] for row, p in zip(order, probs)]
 
@@ -168,16 +107,14 @@ class Recognizer:
         numpy array (grey ``(H, W)``, BGR ``(H, W, 3)`` or BGRA ``(H, W, 4)``).
         Raises ValueError for input that is not a readable image.
         """
-        from .pipeline import run_pipeline
-
         start = time.perf_counter()
         options = options or ReadOptions()
         result = run_pipeline(image, options, functools.partial(self.classify, memo={}))
         digits = []
         for d, probs in zip(result.digits, result.probs):
-            top3 = _softmax_top3(probs[None])[0]
+            best = top3(probs[None])[0]
             digits.append(DigitReading(
-                label=top3[0][0], confidence=top3[0][1], top3=top3,
+                label=best[0][0], confidence=best[0][1], top3=best,
                 box=d.box_original, image=d.mnist, row=d.row,
             ))
         rows: dict[int, str] = {}

@@ -6,8 +6,7 @@ Each ``*.pt`` file is a digitlib checkpoint and carries its own metadata
 (architecture, epochs, test accuracy, history), so there is no index to keep in sync.
 The model that ships with the package is always listed first and can never be deleted.
 
-``evaluate_checkpoint`` inspects one model on the MNIST test set: accuracy,
-per-class accuracy, confusion matrix and the misclassified digits.
+``digitlib.evaluation.evaluate_checkpoint`` inspects one model on the MNIST test set.
 """
 
 from __future__ import annotations
@@ -20,14 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .checkpoint import SHIPPED_MODEL, CheckpointError, checkpoint_summary
 from .data import user_data_folder
+from .model import arch_label
 
 MODELS_ENV_VAR = "DIGITLIB_MODELS"
-
-ARCH_LABELS = {"digitnet": "DigitNet", "seednet": "SeedNet"}
 
 
 def models_dir() -> Path:
@@ -70,7 +66,7 @@ class ModelEntry:
 
     @property
     def arch_label(self) -> str:
-        return ARCH_LABELS.get(self.arch or "", self.arch or "?")
+        return arch_label(self.arch)
 
     @property
     def label(self) -> str:
@@ -233,93 +229,10 @@ def new_run_path(arch: str, folder: str | os.PathLike | None = None) -> Path:
 
 
 # ---------------------------------------------------------------------------
-# Inspecting a model on the test set
-# ---------------------------------------------------------------------------
-
-
-@dataclass
-class Misclassified:
-    index: int  # position in the MNIST test set
-    image: np.ndarray  # uint8 (28, 28), white digit on black
-    true: int
-    predicted: int
-    confidence: float  # probability the model gave ``predicted``
-
-
-@dataclass
-class EvaluationReport:
-    path: Path
-    arch: str
-    n_test: int
-    test_loss: float
-    accuracy: float  # fraction in [0, 1]
-    per_class: list[float]  # accuracy of each true digit 0..9
-    confusion: list[list[int]]  # [true][predicted] counts
-    misclassified: list[Misclassified]  # the most confident mistakes first
-    n_misclassified: int
-
-
-def evaluate_checkpoint(
-    path: str | os.PathLike | None,
-    data_dir: str | os.PathLike | None = None,
-    test_limit: int | None = None,
-    max_examples: int = 40,
-    download: bool = True,
-) -> EvaluationReport:
-    """Test a checkpoint (``None``: the shipped model) on the MNIST test set.
-
-    Raises CheckpointError for an unusable file and DataUnavailableError when
-    MNIST is missing. ``test_limit`` tests on the first N images only.
-    """
-    import torch
-
-    from .checkpoint import load_model
-    from .data import MnistSplit, load_mnist, to_model_input
-    from .model import digit_probabilities
-    from .training import evaluate, pick_device
-
-    loaded = load_model(path)
-    test = load_mnist(train=False, root=data_dir, download=download)
-    if test_limit:
-        test = MnistSplit(test.images[:test_limit], test.labels[:test_limit])
-    device = pick_device("auto")
-    model = loaded.model.to(device, memory_format=torch.channels_last)
-    loss, accuracy, per_class, confusion = evaluate(model, test, device, loaded.mean, loaded.std)
-
-    # A second pass for the predictions themselves (evaluate only keeps the counts).
-    preds, confs = [], []
-    with torch.inference_mode():
-        for i in range(0, len(test), 1000):
-            x = to_model_input(test.images[i : i + 1000], loaded.mean, loaded.std)
-            probs = digit_probabilities(model(x.to(device, memory_format=torch.channels_last))).cpu()
-            c, p = probs.max(1)
-            preds.append(p)
-            confs.append(c)
-    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
-    conf = torch.cat(confs) if confs else torch.zeros(0)
-    wrong = (pred != test.labels).nonzero().flatten()
-    wrong = wrong[conf[wrong].argsort(descending=True)]
-    examples = [
-        Misclassified(
-            index=int(i), image=test.images[i].numpy().copy(), true=int(test.labels[i]),
-            predicted=int(pred[i]), confidence=float(conf[i]),
-        )
-        for i in wrong[:max_examples].tolist()
-    ]
-    return EvaluationReport(
-        path=loaded.path, arch=loaded.arch, n_test=len(test), test_loss=float(loss),
-        accuracy=float(accuracy), per_class=[float(v) for v in per_class],
-        confusion=confusion.tolist(), misclassified=examples, n_misclassified=int(len(wrong)),
-    )
-
-
 __all__ = [
-    "EvaluationReport",
     "MODELS_ENV_VAR",
-    "Misclassified",
     "ModelEntry",
     "delete_model",
-    "evaluate_checkpoint",
     "folder_problem",
     "is_shipped",
     "list_models",

@@ -21,12 +21,13 @@ import torch
 import torch.nn.functional as F
 
 from . import __version__
-from .checkpoint import FORMAT, FORMAT_VERSION, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import (
-    Augmentation, MnistSplit, augment, load_mnist, make_not_digits, normalise, oversample, to_model_input,
+    Augmentation, MnistSplit, augment, load_mnist, make_not_digits, normalise, oversample,
 )
-from .model import MNIST_MEAN, MNIST_STD, NOT_A_DIGIT, build_model, output_count
-from .personal import load_extra
+from .model import MNIST_MEAN, MNIST_STD, NOT_A_DIGIT, build_model, output_count, pick_device
+from .digit_sets import load_extra
+from .evaluation import evaluate, not_digit_accuracy
 
 
 @dataclass
@@ -128,16 +129,6 @@ class TrainResult:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -158,35 +149,6 @@ def make_scheduler(optimizer, cfg: TrainConfig, total_steps: int):
     if cfg.schedule in ("constant", "onecycle"):
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     raise ValueError(f"unknown schedule {cfg.schedule!r}; choose onecycle or constant")
-
-
-@torch.no_grad()
-def evaluate(model, test: MnistSplit, device, mean=MNIST_MEAN, std=MNIST_STD, batch_size=1000):
-    """Test loss, accuracy and per-class accuracy; also the confusion matrix (rows: true)."""
-    model.eval()
-    total_loss, confusion = 0.0, torch.zeros(10, 10, dtype=torch.long)
-    for i in range(0, len(test), batch_size):
-        x = to_model_input(test.images[i : i + batch_size], mean, std)
-        x = x.to(device, memory_format=torch.channels_last)
-        y = test.labels[i : i + batch_size].to(device)
-        logits = model(x)
-        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        pred = logits[:, :NOT_A_DIGIT].argmax(1)  # which digit, if it must be one
-        confusion += torch.bincount((y * 10 + pred).cpu(), minlength=100).view(10, 10)
-    per_class = (confusion.diag().float() / confusion.sum(1).clamp(min=1).float()).tolist()
-    accuracy = confusion.diag().sum().item() / max(1, len(test))
-    return total_loss / max(1, len(test)), accuracy, per_class, confusion
-
-
-@torch.no_grad()
-def not_digit_accuracy(model, images: torch.Tensor, device, mean=MNIST_MEAN, std=MNIST_STD) -> float:
-    """Share of ``images`` (uint8 (N, 28, 28), none of them one digit) the model labels NOT_A_DIGIT."""
-    model.eval()
-    hits = 0
-    for i in range(0, len(images), 1000):
-        x = to_model_input(images[i : i + 1000], mean, std).to(device, memory_format=torch.channels_last)
-        hits += int((model(x).argmax(1) == NOT_A_DIGIT).sum())
-    return hits / max(1, len(images))
 
 
 def _epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -280,8 +242,8 @@ def train(
 
     def checkpoint(finished: bool) -> Path:
         payload = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format": CHECKPOINT_FORMAT,
+            "format_version": CHECKPOINT_VERSION,
             "arch": cfg.arch,
             "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},

@@ -2,16 +2,7 @@
 
 import streamlit as st
 
-from digitlib.app_support import ensure_app_navigation
-
-ensure_app_navigation()
-
-st.title("Digits")
-st.markdown(
-    "Read **handwritten numbers** from a webcam snapshot, a phone photo or a scan. "
-    "A small convolutional network trained on MNIST reads each digit; the app shows the "
-    "number, how sure the model is of every digit, and each step from the photo to the digits."
-)
+from pages.ui.navigation import ensure_app_navigation
 
 CARDS = [  # (title, what it does, page, link label)
     (":material/photo_camera: Recognize",
@@ -29,16 +20,30 @@ CARDS = [  # (title, what it does, page, link label)
      "on your own digits on the Train page, so it learns your handwriting.",
      "pages/my_digits.py", "See my digits"),
 ]
-for column, (title, text, page, label) in zip(st.columns(len(CARDS), gap="large"), CARDS):
-    with column.container(border=True):
-        st.subheader(title)
-        st.markdown(text)
-        st.page_link(page, label=label, icon=":material/arrow_forward:")
 
-with st.expander("Tips for a good reading", icon=":material/lightbulb:"):
+
+def main() -> None:
+    ensure_app_navigation()
+    st.title("Digits")
     st.markdown(
-        "- Thick strokes read better than thin ones; leave a gap between digits.\n"
-        "- Fill most of the picture with the number, in even light, without a shadow across it.\n"
-        "- If a number is misread, open *How it was read* to see which step went wrong, and try "
-        "the *Digit colour* or *Minimum digit height* settings in the sidebar."
+        "Read **handwritten numbers** from a webcam snapshot, a phone photo or a scan. "
+        "A small convolutional network trained on MNIST reads each digit; the app shows the "
+        "number, how sure the model is of every digit, and each step from the photo to the digits."
     )
+
+    for column, (title, text, page, label) in zip(st.columns(len(CARDS), gap="large"), CARDS):
+        with column.container(border=True):
+            st.subheader(title)
+            st.markdown(text)
+            st.page_link(page, label=label, icon=":material/arrow_forward:")
+
+    with st.expander("Tips for a good reading", icon=":material/lightbulb:"):
+        st.markdown(
+            "- Thick strokes read better than thin ones; leave a gap between digits.\n"
+            "- Fill most of the picture with the number, in even light, without a shadow across it.\n"
+            "- If a number is misread, open *How it was read* to see which step went wrong, and try "
+            "the *Digit colour* or *Minimum digit height* settings in the sidebar."
+        )
+
+
+main()

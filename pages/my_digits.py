@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from digitlib import personal
-from digitlib.app_support import chunks, ensure_app_navigation, pixelated
-
-ensure_app_navigation()
+from digitlib import digit_sets, personal
+from digitlib.app_support import chunks, pixelated
+from pages.ui.navigation import ensure_app_navigation
 
 PER_ROW = 10
 SHOWN_PER_LABEL = 40  # newest first; "Show all" lifts the limit
@@ -24,13 +23,13 @@ state = st.session_state
 def _tile(sample_id: str, path: str) -> np.ndarray:
     """A digit enlarged with crisp pixels; cached by id (the id is a hash of the pixels)."""
     with open(path, "rb") as f:
-        image = personal.decode_png(f.read())
+        image = digit_sets.decode_png(f.read())
     if image is None:
         raise ValueError(f"{path} is not a 28x28 image")
     return pixelated(image, 3)
 
 
-def tile(sample: personal.Sample) -> np.ndarray:
+def tile(sample: digit_sets.SavedDigit) -> np.ndarray:
     try:
         return _tile(sample.id, str(sample.path))
     except (OSError, ValueError):  # e.g. deleted in another tab a moment ago; failures are not cached
@@ -64,8 +63,8 @@ def import_zip(pset: personal.PersonalSet) -> None:
         say("success", f"Imported {upload.name}: {report.total} digits ({report.describe()}).")
 
 
-def gallery(pset: personal.PersonalSet, samples: list[personal.Sample]) -> None:
-    by_label: dict[int, list[personal.Sample]] = {}
+def gallery(pset: personal.PersonalSet, samples: list[digit_sets.SavedDigit]) -> None:
+    by_label: dict[int, list[digit_sets.SavedDigit]] = {}
     for s in reversed(samples):  # newest first
         by_label.setdefault(s.label, []).append(s)
     show_all = st.toggle("Show all digits", key="my_digits_all",
@@ -87,6 +86,7 @@ def gallery(pset: personal.PersonalSet, samples: list[personal.Sample]) -> None:
 
 
 def main() -> None:
+    ensure_app_navigation()
     pset = personal.PersonalSet()
     st.title("My digits")
     st.caption(
@@ -134,7 +134,7 @@ def main() -> None:
             st.button("Import", key="my_digits_import_button", icon=":material/upload:",
                       disabled=state.get("my_digits_import") is None or samples is None,
                       on_click=import_zip, args=(pset,))
-        st.caption(f"Saved in `{pset.folder}` (set `{personal.PERSONAL_ENV_VAR}` to use another folder).")
+        st.caption(f"Saved in `{pset.folder}` (set `{digit_sets.PERSONAL_ENV_VAR}` to use another folder).")
 
     if samples:
         gallery(pset, samples)

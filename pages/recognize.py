@@ -15,10 +15,11 @@ from pathlib import Path
 import streamlit as st
 
 from digitlib import app_support as support
+from digitlib.formatting import percent
 from digitlib import personal
-from digitlib.recognizer import ReadOptions, Recognizer
+from digitlib import ReadOptions, Recognizer
+from pages.ui.navigation import ensure_app_navigation
 
-UNCERTAIN_BELOW = ReadOptions().uncertain_below
 DIGITS_PER_ROW = 6
 STAGES_PER_ROW = 3
 MODES = {
@@ -57,7 +58,7 @@ def _use_model() -> None:
 
 def model_selector() -> str | None:
     """The sidebar's model choice, kept in step with ``st.session_state["active_model"]``."""
-    active = support.normalize_model(st.session_state.get("active_model"))
+    active = support.active_model_path(st.session_state.get("active_model"))
     choices = support.model_choices(active)
     labels = {c.path or SHIPPED: c.label for c in choices}
     if (active or SHIPPED) not in labels:
@@ -76,18 +77,19 @@ def model_selector() -> str | None:
     return active
 
 
+def pick_one(label: str, options: dict[str, str], default: str, key: str, **kwargs) -> str | None:
+    """A segmented control over ``options`` (value -> text) that always has a choice and keeps
+    it for the session."""
+    return st.segmented_control(label, list(options), format_func=options.get, default=default, required=True,
+                                key=key, persist_state="session", **kwargs)
+
+
 def settings() -> tuple[str | None, str, int]:
     with st.sidebar:
         st.header("Settings")
         model_path = model_selector()
-        st.segmented_control(
-            "Digit colour",
-            list(POLARITIES),
-            format_func=POLARITIES.get,
-            default="auto",
-            required=True,
-            key="recognize_polarity",
-            persist_state="session",
+        pick_one(
+            "Digit colour", POLARITIES, "auto", "recognize_polarity",
             help="Auto works for most photos. Choose *Dark ink* for pen on paper, "
             "*Light ink* for chalk on a blackboard or white-on-black images.",
         )
@@ -113,16 +115,7 @@ def settings() -> tuple[str | None, str, int]:
 
 def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str]]:
     """The images to read as (name, bytes), and the known labels of built-in samples."""
-    mode = st.segmented_control(
-        "Input",
-        list(MODES),
-        format_func=MODES.get,
-        default="camera",
-        required=True,
-        key="recognize_mode",
-        persist_state="session",
-        label_visibility="collapsed",
-    ) or "camera"
+    mode = pick_one("Input", MODES, "camera", "recognize_mode", label_visibility="collapsed") or "camera"
     if mode == "camera":
         left, right = st.columns([3, 2], gap="large")
         with left:
@@ -178,7 +171,7 @@ def show_reading(result: support.ReadResult, expected: str | None = None) -> Non
 
     c1, c2, c3 = st.columns([3, 2, 3], vertical_alignment="center")
     c1.metric("Number", number or "none found")
-    c2.metric("Confidence", support.percent(r.confidence) if r.digits else "-",
+    c2.metric("Confidence", percent(r.confidence) if r.digits else "-",
               help="The product of the digits' confidences: how sure the model is of the whole number.")
     if r.digits:
         with c3:
@@ -221,14 +214,14 @@ def show_digit_strip(r, key: str) -> None:
                "its answer and its three best guesses.")
     for group in support.chunks(list(enumerate(r.digits, 1)), DIGITS_PER_ROW):
         for col, (i, d) in zip(st.columns(DIGITS_PER_ROW), group):
-            uncertain = support.is_uncertain(d, UNCERTAIN_BELOW)
+            uncertain = support.is_uncertain(d)
             with col.container(border=True):
                 st.image(support.pixelated(d.image, 4), width="stretch")
                 st.metric(f"Digit {i}", str(d.label), help=None)
                 if uncertain:
                     st.badge("uncertain", icon=":material/warning:", color="orange")
                 for label, p in d.top3:
-                    st.progress(min(max(float(p), 0.0), 1.0), text=f"{label} · {support.percent(p)}")
+                    st.progress(min(max(float(p), 0.0), 1.0), text=f"{label} · {percent(p)}")
                 if uncertain:
                     st.caption(support.uncertain_hint(d))
                 st.selectbox("Right digit", list(range(10)), key=fix_keys(key, len(r.digits))[1][i - 1],
@@ -383,7 +376,7 @@ def show_batch(results: list[support.ReadResult], expected: dict[str, str]) -> N
 
 
 def main() -> None:
-    support.ensure_app_navigation()
+    ensure_app_navigation()
     model_path, polarity, min_height = settings()
 
     st.title("Recognize")

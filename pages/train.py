@@ -1,7 +1,7 @@
 """The Train page: pick settings, train while watching the curves, stop/resume, inspect, use.
 
 Training runs in a worker thread owned by a server-wide ``JobRegistry``
-(``digitlib.jobs.streamlit_registry``, held in ``st.cache_resource``); this
+(``pages/ui/jobs.server_registry``, held in ``st.cache_resource``); this
 script only starts jobs and draws snapshots of them. While a job runs, a
 fragment redraws the live view every second; reloading the page, switching
 pages or opening a second tab shows the same job.
@@ -21,8 +21,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitlib import jobs, personal, store
-from digitlib.app_support import ensure_app_navigation
+from digitlib import digit_sets, evaluation, files, jobs, personal, store
+from digitlib.formatting import accuracy
+from digitlib.model import arch_label
+from pages.ui.jobs import server_registry
+from pages.ui.navigation import ensure_app_navigation
 from digitlib.checkpoint import SHIPPED_MODEL, CheckpointError
 from digitlib.data import MNIST_FILES, DataUnavailableError, mnist_present, resolve_data_dir
 from digitlib.training import TrainConfig, finetune_recipe, recipe
@@ -42,7 +45,7 @@ RECIPE_KEYS = {  # widget key -> TrainConfig field filled from the architecture'
 }
 
 ensure_app_navigation()
-registry = jobs.streamlit_registry()
+registry = server_registry()
 state = st.session_state
 
 
@@ -96,10 +99,6 @@ def placeholder(title: str, text: str, height: int) -> alt.Chart:
 
 def fmt_size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
-
-
-def arch_label(arch: str) -> str:
-    return store.ARCH_LABELS.get(arch, arch)
 
 
 def smooth(values: list[float], weight: float = 0.8) -> list[float]:
@@ -237,7 +236,7 @@ def config_from_form() -> TrainConfig:
     cfg.log_every = int(state["train_log_every"])
     cfg.data_dir = state["train_data"].strip() or None
     cfg.download = bool(state["train_download"])
-    cfg.extra_data = str(personal.personal_dir()) if state.get("train_mine") else None
+    cfg.extra_data = str(digit_sets.personal_dir()) if state.get("train_mine") else None
     return cfg
 
 
@@ -295,12 +294,12 @@ def my_digits_option() -> None:
 @st.cache_data(show_spinner=False, max_entries=8)
 def cached_comparison(before: str | None, before_sig: tuple, after: str, after_sig: tuple, folder: str,
                       personal_sig: tuple, data_dir: str | None, test_limit: int | None,
-                      download: bool) -> personal.Comparison:
-    return personal.compare_models(before, after, folder, data_dir, test_limit, download)
+                      download: bool) -> evaluation.Comparison:
+    return evaluation.compare_models(before, after, folder, data_dir, test_limit, download)
 
 
 def fmt_pct(value: float | None) -> str:
-    return f"{value:.2%}" if value is not None else "–"
+    return accuracy(value, missing="–")
 
 
 def before_after(snap: jobs.JobSnapshot) -> None:
@@ -344,13 +343,7 @@ def before_after(snap: jobs.JobSnapshot) -> None:
 
 def file_signature(path: str | None) -> tuple:
     """(path, mtime_ns, size) so the cached comparison notices a rewritten checkpoint."""
-    if path is None:
-        return ()
-    try:
-        st_ = Path(path).stat()
-        return (path, st_.st_mtime_ns, st_.st_size)
-    except OSError:
-        return (path, 0, 0)
+    return files.file_signature(path) if path is not None else ()
 
 
 # ---------------------------------------------------------------------------
@@ -574,7 +567,7 @@ def idle_watch() -> None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def cached_report(path: str, mtime_ns: int, data_dir: str | None, test_limit: int | None) -> store.EvaluationReport:
-    return store.evaluate_checkpoint(path, data_dir=data_dir, test_limit=test_limit, max_examples=40)
+    return evaluation.evaluate_checkpoint(path, data_dir=data_dir, test_limit=test_limit, max_examples=40)
 
 
 def confusion_chart(confusion: list[list[int]]) -> alt.Chart:

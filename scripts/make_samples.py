@@ -22,10 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from digitlib import synth
 
-from digitlib import synth  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 MAX_BYTES = 150_000
 

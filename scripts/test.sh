@@ -8,6 +8,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# digitlib itself, editable: the tests, scripts and app import the package as users do.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 
 # The browser tests drive Debian's Chromium through Playwright (Playwright cannot download its own here).
 if [ ! -x /usr/bin/chromium ]; then

@@ -13,8 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from digitlib import app_support as support
+from digitlib.formatting import percent
 from digitlib.checkpoint import SHIPPED_MODEL
-from tests.conftest import ROOT, SAMPLES_DIR
+from tests.support import ROOT, SAMPLES_DIR
 
 TIMEOUT = 120  # seconds per run: the CPUs are shared and the first run loads torch and the model
 
@@ -303,12 +304,12 @@ def test_builtin_samples():
 
 
 def test_percent_is_short_and_honest():
-    assert support.percent(0.9731) == "97%"
-    assert support.percent(0.9983) == "99.83%"
-    assert support.percent(0.99996) == ">99.99%"
-    assert support.percent(1.0) == "100%"
-    assert support.percent(0.004) == "<1%"
-    assert support.percent(0.0) == "0%"
+    assert percent(0.9731) == "97%"
+    assert percent(0.9983) == "99.83%"
+    assert percent(0.99996) == ">99.99%"
+    assert percent(1.0) == "100%"
+    assert percent(0.004) == "<1%"
+    assert percent(0.0) == "0%"
 
 
 def test_read_safely_never_raises():
@@ -341,5 +342,5 @@ def test_model_choices_put_the_shipped_model_first(tmp_path, monkeypatch):
     (tmp_path / "junk.pt").write_bytes(b"junk")  # unreadable: not offered
     choices = support.model_choices()
     assert [c.path for c in choices] == [None] and choices[0].label.startswith("Shipped model")
-    assert support.normalize_model(str(SHIPPED_MODEL)) is None
-    assert support.normalize_model(None) is None
+    assert support.active_model_path(str(SHIPPED_MODEL)) is None
+    assert support.active_model_path(None) is None

@@ -15,8 +15,9 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import slowed_train
+from tests.support import slowed_train
 from digitlib import jobs
+from pages.ui.jobs import server_registry
 from digitlib.checkpoint import load_checkpoint
 from digitlib.training import train
 
@@ -28,7 +29,7 @@ def registry(monkeypatch, tmp_path, data_dir):
     """The page's registry (shared through st.cache_resource), idle, with models in tmp."""
     monkeypatch.setenv("DIGITLIB_MODELS", str(tmp_path / "models"))
     monkeypatch.setenv("DIGITLIB_DATA", str(data_dir))
-    reg = jobs.streamlit_registry()
+    reg = server_registry()
     reg.stop_all(60)
     yield reg
     reg.stop_all(60)

@@ -13,7 +13,7 @@ from digitlib.baselines import seed
 from digitlib.checkpoint import SHIPPED_SEEDNET, load_model
 from digitlib.data import load_mnist
 from digitlib.model import SeedNet
-from digitlib.training import evaluate
+from digitlib.evaluation import evaluate
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import browser
-from tests.conftest import SAMPLES_DIR
+from tests.support import SAMPLES_DIR
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ import pytest
 
 from digitlib.checkpoint import SHIPPED_MODEL
 from tests import browser
-from tests.conftest import SAMPLES_DIR
+from tests.support import SAMPLES_DIR
 
 pytestmark = pytest.mark.browser
 

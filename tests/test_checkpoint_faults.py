@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from digitlib import checkpoint, store
+from digitlib import files, store
 from digitlib.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from digitlib.jobs import FAILED, JobRegistry, describe_error
 from digitlib.model import SeedNet
@@ -186,7 +186,7 @@ def test_full_disk_gives_enospc_and_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "m.pt"
     save_checkpoint(_valid(), path)
     before = path.read_bytes()
-    monkeypatch.setattr(checkpoint, "tempfile", _tempfile_on("/dev/full"))
+    monkeypatch.setattr(files, "tempfile", _tempfile_on("/dev/full"))
     with pytest.raises(OSError) as info:
         save_checkpoint({**_valid(), "step": 2}, path)
     assert info.value.errno == errno.ENOSPC
@@ -204,7 +204,7 @@ def test_read_only_folder_gives_a_clear_error_and_keeps_the_old_file(tmp_path, m
     path = tmp_path / "models" / "m.pt"
     save_checkpoint(_valid(), path)
     before = path.read_bytes()
-    monkeypatch.setattr(checkpoint, "tempfile", _tempfile_on(
+    monkeypatch.setattr(files, "tempfile", _tempfile_on(
         error=OSError(code, os.strerror(code), str(path.parent / ".m.pt.x.tmp"))))
     with pytest.raises(OSError) as info:
         save_checkpoint({**_valid(), "step": 2}, path)
@@ -246,7 +246,7 @@ def test_training_on_a_full_disk_fails_clearly_and_keeps_the_last_good_checkpoin
     first = JobRegistry().start(tiny_cfg(data_dir), path)
     assert first.wait(60) and first.snapshot().status != FAILED, first.snapshot().error
     before = path.read_bytes()
-    monkeypatch.setattr(checkpoint, "tempfile", _tempfile_on("/dev/full"))
+    monkeypatch.setattr(files, "tempfile", _tempfile_on("/dev/full"))
     job = JobRegistry().start(tiny_cfg(data_dir), path)
     assert job.wait(60)
     snap = job.snapshot()

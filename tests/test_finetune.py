@@ -23,7 +23,9 @@ import torch.nn.functional as F
 
 from digitlib.checkpoint import SHIPPED_MODEL
 from digitlib.data import load_mnist
-from digitlib.personal import PersonalSet, compare_models, load_extra
+from digitlib.digit_sets import load_extra
+from digitlib.evaluation import compare_models
+from digitlib.personal import PersonalSet
 from digitlib.training import EpochEvent, finetune_recipe, train
 
 pytestmark = pytest.mark.slow

@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from digitlib import preprocess as pre
+from digitlib.reading import decode
 from digitlib.recognizer import Reading
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -289,9 +289,9 @@ def test_unreadable_path_is_a_value_error(recognizer, tmp_path):
     assert read_or_refuse(recognizer, str(tmp_path / "x\0y.png")) == "refused"  # NUL in a path
     big = tmp_path / "big.png"
     with open(big, "wb") as f:
-        f.truncate(pre.MAX_FILE_BYTES + 1)  # sparse: takes no disk
+        f.truncate(decode.MAX_FILE_BYTES + 1)  # sparse: takes no disk
     with pytest.raises(ValueError, match="larger than"):
-        pre.load_image(big)
+        decode.load_image(big)
 
 
 def test_zero_size_headers(recognizer):
@@ -388,34 +388,34 @@ def test_decompression_bombs_are_refused_before_decoding(recognizer, name):
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_big_baseline_jpeg_is_read_at_reduced_size():
     """Up to MAX_JPEG_PIXELS a baseline JPEG is decoded at 1/2..1/8 size, which costs little."""
-    img, notes = pre.decode_image(jpeg_bomb(12000, 9000, progressive=False))
+    img, notes = decode.decode_image(jpeg_bomb(12000, 9000, progressive=False))
     assert img.shape[:2] == (4500, 6000) and "1/2 size" in notes[0]
 
 
 def test_progressive_jpeg_under_the_pixel_limit_is_read():
-    img, _ = pre.decode_image(jpeg_bomb(3000, 2000, progressive=True))
+    img, _ = decode.decode_image(jpeg_bomb(3000, 2000, progressive=True))
     assert img.shape[:2] == (2000, 3000)
 
 
 CHILD = r"""
 import json, resource, sys, time
-from digitlib import preprocess as pre  # first: it sets OpenCV's pixel limit before cv2 loads
+from digitlib.reading import decode  # first: it sets OpenCV's pixel limit before cv2 loads
 import cv2, numpy as np
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-pre.decode_image(cv2.imencode(".png", np.zeros((64, 64, 3), np.uint8))[1].tobytes())  # load the codecs
+decode.decode_image(cv2.imencode(".png", np.zeros((64, 64, 3), np.uint8))[1].tobytes())  # load the codecs
 report = {"opencv_limit": __import__("os").environ.get("OPENCV_IO_MAX_IMAGE_PIXELS")}
 for path in sys.argv[1:]:  # refusals first, then the large accepted files: ru_maxrss only grows
     data = open(path, "rb").read()
     before, start = peak_mb(), time.perf_counter()
     try:
         if path.endswith(".header"):
-            pre.read_header(data)
+            decode.read_header(data)
             outcome = "header"
         else:
-            img, _ = pre.decode_image(data)
+            img, _ = decode.decode_image(data)
             outcome = f"decoded {img.shape[1]}x{img.shape[0]}"
     except ValueError as exc:
         outcome = f"refused: {exc}"
@@ -438,7 +438,7 @@ def test_bombs_cost_no_memory_and_opencv_limit_holds(tmp_path):
     """In a fresh process: every bomb is refused in well under a second with (almost) no memory;
     the header of a valid 40 MP PNG is read without decoding it; a 36 MP PNG that is accepted
     peaks near the estimate (decoder + output), not several times it; and cv2.imdecode alone
-    refuses a 60 MP PNG because preprocess set OPENCV_IO_MAX_IMAGE_PIXELS."""
+    refuses a 60 MP PNG because digitlib.reading.decode set OPENCV_IO_MAX_IMAGE_PIXELS."""
     paths = []
     direct = tmp_path / "00-opencv-60MP.png"
     direct.write_bytes(png_bomb(7800, 7800))  # complete: a truncated file would fail for another reason
@@ -457,7 +457,7 @@ def test_bombs_cost_no_memory_and_opencv_limit_holds(tmp_path):
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["opencv_limit"] == str(pre.MAX_DECODE_PIXELS)
+    assert report["opencv_limit"] == str(decode.MAX_DECODE_PIXELS)
     for name, r in report.items():
         if name.startswith("bomb-"):
             assert r["outcome"].startswith("refused"), (name, r)
@@ -474,7 +474,7 @@ def test_bombs_cost_no_memory_and_opencv_limit_holds(tmp_path):
 
 def test_opencv_limit_holds_whichever_digitlib_module_comes_first(tmp_path):
     """The app's pages import digitlib.personal (which imports cv2) before anything imports
-    digitlib.preprocess; OpenCV reads its limit once, at import, so it must be set by then."""
+    digitlib.reading.decode; OpenCV reads its limit once, at import, so it must be set by then."""
     bomb = tmp_path / "60MP.png"
     bomb.write_bytes(png_bomb(7800, 7800))  # complete and valid: only the limit can refuse it
     code = ("import sys, digitlib.personal, cv2, numpy as np\n"
@@ -491,8 +491,8 @@ def test_opencv_limit_holds_whichever_digitlib_module_comes_first(tmp_path):
 
 
 def test_limits_are_consistent():
-    assert pre.MAX_DECODE_PIXELS <= 100_000_000  # a 100 MP PNG is always refused
+    assert decode.MAX_DECODE_PIXELS <= 100_000_000  # a 100 MP PNG is always refused
     # the app's upload limit (MB) is below the library's file limit
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     upload_mb = int(next(line.split("=")[1] for line in config.splitlines() if line.startswith("maxUploadSize")))
-    assert upload_mb * 1024 * 1024 <= pre.MAX_FILE_BYTES
+    assert upload_mb * 1024 * 1024 <= decode.MAX_FILE_BYTES

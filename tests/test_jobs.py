@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import slowed_train
+from tests.support import slowed_train
 from digitlib.checkpoint import load_checkpoint
 from digitlib.jobs import FAILED, FINISHED, RUNNING, STOPPED, JobRegistry, JobRunning
 from digitlib.training import TrainResult, TrainConfig, recipe, train

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from digitlib import personal
+from digitlib import digit_sets, personal
 from digitlib.data import MnistSplit, oversample
 from digitlib.personal import PersonalSet, PersonalSetError, match_correction, save_correction
 
@@ -45,13 +45,13 @@ def pset(tmp_path) -> PersonalSet:
 
 def test_folder_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DIGITLIB_PERSONAL", str(tmp_path / "p"))
-    assert personal.personal_dir() == tmp_path / "p"
+    assert digit_sets.personal_dir() == tmp_path / "p"
     assert PersonalSet().folder == tmp_path / "p"
     monkeypatch.delenv("DIGITLIB_PERSONAL")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert personal.personal_dir() == tmp_path / "xdg" / "digitlib" / "personal"
+    assert digit_sets.personal_dir() == tmp_path / "xdg" / "digitlib" / "personal"
     monkeypatch.delenv("XDG_DATA_HOME")
-    assert personal.personal_dir() == Path.home() / ".local" / "share" / "digitlib" / "personal"
+    assert digit_sets.personal_dir() == Path.home() / ".local" / "share" / "digitlib" / "personal"
 
 
 def test_a_missing_folder_is_an_empty_set(pset):
@@ -73,7 +73,7 @@ def test_add_list_count_and_the_same_image_is_stored_once(pset):
     s = pset.samples()[0]
     assert s.label == 3 and s.source == "Recognize: a.png" and s.added
     np.testing.assert_array_equal(s.image(), digit(1))  # lossless round trip
-    assert s.id == personal.digit_id(digit(1))
+    assert s.id == digit_sets.digit_id(digit(1))
     # The index is plain JSON naming each PNG.
     doc = json.loads((pset.folder / "index.json").read_text())
     assert doc["format"] == "digitlib-personal" and doc["samples"][0]["file"] == f"images/{s.id}.png"
@@ -209,7 +209,7 @@ def make_zip(index, files: dict[str, bytes]) -> bytes:
 
 def good_entry(n: int, label: int = 1) -> tuple[dict, dict[str, bytes]]:
     name = f"images/{n}.png"
-    return {"id": "x", "label": label, "file": name}, {name: personal.encode_png(digit(n))}
+    return {"id": "x", "label": label, "file": name}, {name: digit_sets.encode_png(digit(n))}
 
 
 def index_of(*entries) -> dict:
@@ -270,36 +270,36 @@ def test_held_out_split_is_deterministic_and_about_a_fifth(pset, tmp_path):
     as_set = lambda s: {x.numpy().tobytes() for x in s.images}  # noqa: E731
     assert as_set(held) == as_set(held2) and as_set(train) == as_set(train2)
     held_ids = {s.id for s in pset.samples() if s.held_out}
-    assert held_ids == {personal.digit_id(img) for img in held.images.numpy()}
+    assert held_ids == {digit_sets.digit_id(img) for img in held.images.numpy()}
 
 
 def test_load_extra_reads_a_personal_set_or_label_folders(pset, tmp_path):
     import cv2
 
     pset.add_many([(digit(i), i % 10) for i in range(30)])
-    train, held = personal.load_extra(pset.folder)
+    train, held = digit_sets.load_extra(pset.folder)
     assert len(train) + len(held) == 30 and train.images.dtype == torch.uint8
     folders = tmp_path / "byfolder"
     for i in range(30):
         (folders / str(i % 10)).mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(folders / str(i % 10) / f"{i}.png"), digit(i))
-    train2, held2 = personal.load_extra(folders)
+    train2, held2 = digit_sets.load_extra(folders)
     assert sorted(train2.labels.tolist()) == sorted(train.labels.tolist())
     assert len(held2) == len(held)
     with pytest.raises(PersonalSetError, match="does not exist"):
-        personal.load_extra(tmp_path / "nowhere")
+        digit_sets.load_extra(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(PersonalSetError, match="holds no digits"):
-        personal.load_extra(tmp_path / "empty")
+        digit_sets.load_extra(tmp_path / "empty")
 
 
 def test_load_extra_for_training_needs_a_digit_outside_the_held_out_part(tmp_path):
-    only_held = next(d for d in (digit(i) for i in range(100)) if personal.is_held_out(personal.digit_id(d)))
+    only_held = next(d for d in (digit(i) for i in range(100)) if digit_sets.is_held_out(digit_sets.digit_id(d)))
     small = PersonalSet(tmp_path / "small")
     small.add(only_held, 4)
     with pytest.raises(PersonalSetError, match="held out"):
-        personal.load_extra(small.folder)
-    train, held = personal.load_extra(small.folder, for_training=False)
+        digit_sets.load_extra(small.folder)
+    train, held = digit_sets.load_extra(small.folder, for_training=False)
     assert len(train) == 0 and len(held) == 1
 
 
@@ -324,7 +324,7 @@ def test_save_correction_saves_each_box_with_its_label(pset):
     correction, report = save_correction(images, "7 1 7", source="Recognize: x.png", personal=pset)
     assert correction.ok and report.added == 3
     by_id = {s.id: s.label for s in pset.samples()}
-    assert [by_id[personal.digit_id(img)] for img in images] == [7, 1, 7]
+    assert [by_id[digit_sets.digit_id(img)] for img in images] == [7, 1, 7]
     correction, report = save_correction(images, "71", personal=pset)
     assert not correction.ok and report is None and len(pset) == 3
 
@@ -360,7 +360,7 @@ def test_training_with_extra_data_tests_the_held_out_part(data_dir, tmp_path, ps
     epoch = [e for e in events if isinstance(e, EpochEvent)][0]
     assert epoch.extra_accuracy is not None and 0.0 <= epoch.extra_accuracy <= 1.0
     assert result.history["epochs"][0]["extra_accuracy"] == epoch.extra_accuracy
-    n_train = len(personal.load_extra(pset.folder)[0])
+    n_train = len(digit_sets.load_extra(pset.folder)[0])
     assert result.step == (640 + n_train * round(0.25 * 640 / n_train)) // 64  # MNIST plus the repeats
 
 
@@ -434,7 +434,9 @@ def test_train_page_fine_tunes_with_my_digits_and_shows_before_and_after(tmp_pat
     monkeypatch.setenv("DIGITLIB_PERSONAL", str(tmp_path / "mine"))
     monkeypatch.setenv("DIGITLIB_MODELS", str(tmp_path / "models"))
     monkeypatch.setenv("DIGITLIB_DATA", str(data_dir))
-    registry = jobs.streamlit_registry()
+    from pages.ui.jobs import server_registry
+
+    registry = server_registry()
     registry.stop_all(60)
     test = load_mnist(train=False, root=data_dir, download=False)
     PersonalSet().add_many(list(zip(test.images[-50:].numpy(), test.labels[-50:].tolist())))
@@ -481,7 +483,7 @@ def test_a_read_only_set_can_still_be_trained_on(pset, monkeypatch):
         return real_open(path, mode, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", no_writes)
-    train, held = personal.load_extra(pset.folder)
+    train, held = digit_sets.load_extra(pset.folder)
     assert len(train) + len(held) == 20
     with pytest.raises(PermissionError):
         pset.add(digit(99), 1)

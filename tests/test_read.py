@@ -6,9 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import read_sample_labels
-from digitlib import preprocess as pre
-from digitlib import segment as seg
+from tests.support import read_sample_labels
+from digitlib.reading import binarise, blobs, decode, illumination, lines, merge, mnist, rows, split
 from digitlib.data import load_mnist
 from digitlib.recognizer import ReadOptions
 
@@ -147,10 +146,10 @@ def test_png_chunk_longer_than_the_file_is_refused_by_its_header(samples_dir):
     ok, buf = cv2.imencode(".png", cv2.imread(str(samples_dir / "webcam-3450.png")))
     data = bytearray(buf.tobytes())
     idat = data.find(b"IDAT") - 4  # the chunk's length field
-    assert pre.read_header(bytes(data)).format == "PNG", "the test needs a PNG the header check accepts"
+    assert decode.read_header(bytes(data)).format == "PNG", "the test needs a PNG the header check accepts"
     data[idat] ^= 0x80
     with pytest.raises(ValueError, match="truncated or corrupt"):
-        pre.read_header(bytes(data))
+        decode.read_header(bytes(data))
 
 
 def test_missing_path_and_wrong_type(recognizer, tmp_path):
@@ -228,7 +227,7 @@ def test_slanted_baseline_stays_one_row(recognizer, mnist_test):
 def test_touching_digits_are_split(recognizer, mnist_test, text, overlap):
     """Digits pressed together, touching or a little overlapping, are cut apart."""
     page = paper(mnist_test, text, gap=0, overlap=overlap)
-    assert len(seg.find_blobs(pre.binarise(255 - page[:, :, 0]))) < len(text), "the test needs the digits to touch"
+    assert len(blobs.find_blobs(binarise.binarise(255 - page[:, :, 0]))) < len(text), "the test needs the digits to touch"
     assert recognizer.read(page).text == text
 
 
@@ -244,8 +243,8 @@ def test_one_leaning_on_a_narrow_zero_is_split(recognizer, mnist_test, nth):
     cv2.line(ink, (38, 76), (62, 3), 255, 7)
     page = cv2.cvtColor(255 - cv2.copyMakeBorder(ink, 60, 60, 60, 60, cv2.BORDER_CONSTANT, value=0),
                         cv2.COLOR_GRAY2BGR)
-    blobs = seg.find_blobs(pre.binarise(255 - page[:, :, 0]))
-    assert len(blobs) == 1 and blobs[0].w < 0.9 * blobs[0].h, "the test needs one blob, one digit wide"
+    found = blobs.find_blobs(binarise.binarise(255 - page[:, :, 0]))
+    assert len(found) == 1 and found[0].w < 0.9 * found[0].h, "the test needs one blob, one digit wide"
     assert recognizer.read(page).text == "01"
 
 
@@ -268,10 +267,10 @@ def test_curved_cut_weaves_between_interlocking_shapes():
     right_shape[5:55, 55:60] = right_shape[50:55, 20:60] = True  # bar and bottom arm
     mask = left_shape | right_shape
     assert (mask.sum(axis=0) > 0)[5:60].all()
-    assert min(c.ink for c in seg.straight_cuts(mask, 50)) > 0
+    assert min(c.ink for c in split.straight_cuts(mask, 50)) > 0
     columns = np.arange(70)[None, :]
     assert any(c.ink == 0 and ((columns < c.bound[:, None]) & mask == left_shape).all()
-               for c in seg.curved_cuts(mask, 50))
+               for c in split.curved_cuts(mask, 50))
 
 
 def test_straight_cut_follows_the_slant():
@@ -283,7 +282,7 @@ def test_straight_cut_follows_the_slant():
     assert (mask.sum(axis=0) > 0)[10:50].all(), "no upright cut is free"
     columns = np.arange(60)[None, :]
     assert any(c.ink == 0 and ((columns < c.bound[:, None]) & mask).sum() == 60 * 6
-               for c in seg.straight_cuts(mask, digit_height=60))
+               for c in split.straight_cuts(mask, digit_height=60))
 
 
 def test_broken_digit_is_merged(recognizer, mnist_test):
@@ -293,7 +292,7 @@ def test_broken_digit_is_merged(recognizer, mnist_test):
     # cut the 5's top bar off the body with a horizontal white band
     band = ys.min() + (ys.max() - ys.min()) // 4
     page[band - 4 : band + 4, :] = 255
-    assert len(seg.find_blobs(pre.binarise(255 - page[:, :, 0]))) >= 2, "the test needs a broken 5"
+    assert len(blobs.find_blobs(binarise.binarise(255 - page[:, :, 0]))) >= 2, "the test needs a broken 5"
     assert recognizer.read(page).text == "5"
 
 
@@ -306,18 +305,18 @@ def test_lone_digit_in_two_halves_is_merged_by_the_classifier(recognizer, mnist_
     band = ys.min() + int(0.42 * (ys.max() - ys.min()))
     page[band - 3 : band + 3, :] = 255
     ink = 255 - page[:, :, 0]
-    blobs = seg.find_blobs(pre.binarise(ink))
-    assert len(blobs) == 2, "the test needs the digit in two pieces"
-    height = seg.typical_height(blobs)
-    assert len(seg.merge_broken_strokes(blobs, height)) == 2, "the height rules alone should not merge these"
-    assert len(seg.merge_broken_strokes(blobs, height, ink, recognizer.classify)) == 1
+    found = blobs.find_blobs(binarise.binarise(ink))
+    assert len(found) == 2, "the test needs the digit in two pieces"
+    height = blobs.typical_height(found)
+    assert len(merge.merge_broken_strokes(found, height)) == 2, "the height rules alone should not merge these"
+    assert len(merge.merge_broken_strokes(found, height, ink, recognizer.classify)) == 1
     assert recognizer.read(page).text == str(label)
 
 
 def test_many_specks_ask_the_classifier_little():
     """Columns of specks (noise, texture) must not make merging ask the classifier about every
     pair again after every merge, nor build towers of specks far taller than a digit."""
-    blobs = [seg.Blob(20 * c, 3 * k, 3, 3, np.ones((3, 3), bool)) for c in range(10) for k in range(25)]
+    found = [blobs.Blob(20 * c, 3 * k, 3, 3, np.ones((3, 3), bool)) for c in range(10) for k in range(25)]
     asked = []
 
     def classify(digits, stroke_variants=False):
@@ -326,9 +325,9 @@ def test_many_specks_ask_the_classifier_little():
         sure = 0.05 if len(asked) % 5 == 0 else 0.9
         return np.zeros(len(digits), np.int64), np.eye(10, dtype=np.float32)[[0] * len(digits)] * sure
 
-    merged = seg.merge_broken_strokes(blobs, 3.0, np.zeros((80, 200), np.uint8), classify)
-    assert 0 < len(asked) <= len(blobs)  # each stacked pair asked once (the old loop asked 1184 times)
-    assert len(merged) < len(blobs) and max(b.h for b in merged) <= 2.5 * 3.0
+    merged = merge.merge_broken_strokes(found, 3.0, np.zeros((80, 200), np.uint8), classify)
+    assert 0 < len(asked) <= len(found)  # each stacked pair asked once (the old loop asked 1184 times)
+    assert len(merged) < len(found) and max(b.h for b in merged) <= 2.5 * 3.0
 
 
 def test_huge_thin_digit_is_read_like_a_small_one(recognizer):
@@ -340,8 +339,8 @@ def test_huge_thin_digit_is_read_like_a_small_one(recognizer):
         return mask.view(bool)
 
     huge, small = ring(1500, 3), ring(150, 1)
-    out_huge = seg.to_mnist(huge.view(np.uint8) * 255, huge)
-    out_small = seg.to_mnist(small.view(np.uint8) * 255, small)
+    out_huge = mnist.to_mnist(huge.view(np.uint8) * 255, huge)
+    out_small = mnist.to_mnist(small.view(np.uint8) * 255, small)
     assert np.corrcoef(out_huge.ravel().astype(float), out_small.ravel().astype(float))[0, 1] > 0.9
     assert list(recognizer.classify(np.stack([out_huge, out_small]))[0]) == [0, 0]
 
@@ -353,12 +352,12 @@ def test_faint_line_grown_from_the_digits_is_trimmed():
     cv2.circle(mask.view(np.uint8), (50, 50), 25, 1, 7)  # two thick "0"s
     cv2.circle(mask.view(np.uint8), (140, 50), 25, 1, 7)
     mask[74, 0:200] = True  # a 1 px line along their bottoms, reaching the frame
-    trimmed = pre.trim_hairlines(mask, seg.stroke_width(mask), min_length=20)
-    assert len(seg.find_blobs(mask)) == 1 and len(seg.find_blobs(trimmed)) == 2
+    trimmed = binarise.trim_hairlines(mask, binarise.stroke_width(mask), min_length=20)
+    assert len(blobs.find_blobs(mask)) == 1 and len(blobs.find_blobs(trimmed)) == 2
     assert not trimmed[74, :20].any() and not trimmed[74, 85:105].any()
     assert (trimmed[20:70] == mask[20:70]).all()  # the rings themselves untouched
     # a fine pen is as thin as the line: nothing is taken
-    assert (pre.trim_hairlines(mask, 2.0, min_length=20) == mask).all()
+    assert (binarise.trim_hairlines(mask, 2.0, min_length=20) == mask).all()
 
 
 def test_ruled_and_grid_lines_are_removed(recognizer, mnist_test):
@@ -384,9 +383,9 @@ def test_tilted_grid_is_removed(recognizer, mnist_test):
                           borderValue=(255, 255, 255))
     grid_only = (page.min(axis=2) > 225) & (grid.min(axis=2) < 200)
     page = np.minimum(page, grid)
-    mask = pre.binarise(255 - cv2.cvtColor(page, cv2.COLOR_BGR2GRAY))
-    assert len(seg.find_blobs(mask)) == 1, "the test needs the grid to join everything"
-    _, removed = pre.remove_long_lines(mask, 0.6 * w, 0.9 * h)
+    mask = binarise.binarise(255 - cv2.cvtColor(page, cv2.COLOR_BGR2GRAY))
+    assert len(blobs.find_blobs(mask)) == 1, "the test needs the grid to join everything"
+    _, removed = lines.remove_long_lines(mask, 0.6 * w, 0.9 * h)
     assert removed.sum() > 0.8 * grid_only.sum()
     assert recognizer.read(page).text == "3057"
 
@@ -403,13 +402,13 @@ def test_faint_grid_fragments_are_removed():
         y, x = 15 + 30 * rng.integers(0, 10), rng.integers(0, 380)
         ink[y : y + 2, x : x + 12] = 200
     cv2.putText(ink, "7", (150, 220), cv2.FONT_HERSHEY_SIMPLEX, 5, 255, 12)
-    high = pre.ink_threshold(ink)
+    high = binarise.ink_threshold(ink)
     assert 0.25 * high < 24 < 0.5 * high, "the test needs lines below the binarisation, above the faint level"
-    mask = pre.binarise_at(ink, high)
-    assert len(seg.find_blobs(mask)) > 20, "the test needs grid fragments in the mask"
-    cleaned = pre.remove_faint_lines(mask, ink, high, 0.5 * 400, 0.5 * 300)
-    blobs = seg.find_blobs(cleaned)
-    assert len(blobs) == 1 and blobs[0].h > 80  # the 7, whole
+    mask = binarise.binarise_at(ink, high)
+    assert len(blobs.find_blobs(mask)) > 20, "the test needs grid fragments in the mask"
+    cleaned = lines.remove_faint_lines(mask, ink, high, 0.5 * 400, 0.5 * 300)
+    found = blobs.find_blobs(cleaned)
+    assert len(found) == 1 and found[0].h > 80  # the 7, whole
 
 
 def test_binarising_does_not_grow_a_digit_along_faint_grid_lines():
@@ -425,14 +424,14 @@ def test_binarising_does_not_grow_a_digit_along_faint_grid_lines():
     seven = np.zeros_like(ink)
     cv2.putText(seven, "7", (150, 220), cv2.FONT_HERSHEY_SIMPLEX, 5, 255, 12)
     ink = np.maximum(ink, seven)
-    high = pre.ink_threshold(ink)
+    high = binarise.ink_threshold(ink)
     assert 0.5 * high < 45 < high, "the test needs lines between the weak and the seed threshold"
     ys, xs = np.nonzero(seven)
     seven_box = (xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-    mask = pre.binarise_at(ink, high)
-    assert [b.box for b in seg.find_blobs(mask)] != [seven_box], "the test needs crosses grown onto the 7"
-    cleaned = pre.remove_faint_lines(mask, ink, high, 0.5 * 400, 0.5 * 300)
-    assert [b.box for b in seg.find_blobs(cleaned)] == [seven_box]
+    mask = binarise.binarise_at(ink, high)
+    assert [b.box for b in blobs.find_blobs(mask)] != [seven_box], "the test needs crosses grown onto the 7"
+    cleaned = lines.remove_faint_lines(mask, ink, high, 0.5 * 400, 0.5 * 300)
+    assert [b.box for b in blobs.find_blobs(cleaned)] == [seven_box]
 
 
 def test_uneven_light_is_flattened(recognizer, mnist_test):
@@ -450,28 +449,28 @@ def test_background_follows_the_light_not_the_ink():
     grad = np.tile(np.linspace(90, 220, w).astype(np.uint8), (h, 1))
     grey = grad.copy()
     cv2.putText(grey, "42", (60, 150), cv2.FONT_HERSHEY_SIMPLEX, 4, 20, 8)
-    bg = pre.estimate_background(grey)
+    bg = illumination.estimate_background(grey)
     assert np.abs(bg.astype(int) - grad.astype(int))[20:-20, 20:-20].mean() < 12
-    ink = pre.ink_map(grey, bg, "dark")
+    ink = illumination.ink_map(grey, bg, "dark")
     assert ink[grey == 20].mean() > 150 and np.median(ink[grey != 20]) < 30
 
 
 def test_polarity_detection():
     grey = np.full((100, 100), 210, np.uint8)
     cv2.line(grey, (30, 20), (40, 80), 30, 5)
-    bg = pre.estimate_background(grey)
-    assert pre.detect_polarity(grey, bg) == "dark"
+    bg = illumination.estimate_background(grey)
+    assert illumination.detect_polarity(grey, bg) == "dark"
     inv = 255 - grey
-    assert pre.detect_polarity(inv, pre.estimate_background(inv)) == "light"
+    assert illumination.detect_polarity(inv, illumination.estimate_background(inv)) == "light"
 
 
 def test_binarise_blank_is_empty_and_keeps_faint_stroke_ends():
-    assert not pre.binarise(np.random.default_rng(1).integers(0, 25, (100, 100), dtype=np.uint8)).any()
+    assert not binarise.binarise(np.random.default_rng(1).integers(0, 25, (100, 100), dtype=np.uint8)).any()
     ink = np.zeros((60, 60), np.uint8)
     ink[10:50, 28:32] = 200
     ink[50:56, 28:32] = 40  # faint tail, connected
     ink[5:8, 5:8] = 40  # faint speck, isolated
-    mask = pre.binarise(ink)
+    mask = binarise.binarise(ink)
     assert mask[52, 30] and not mask[6, 6]
 
 
@@ -481,25 +480,25 @@ def test_fast_statistics_match_numpy():
     for n in (1, 2, 9, 10, 11, 1000, 4321):
         values = rng.integers(0, 256, n).astype(np.uint8)
         counts = np.bincount(values, minlength=256)
-        assert pre.quantile_of_counts(np.arange(256.0), counts, 0.9) == pytest.approx(np.percentile(values, 90))
-        assert pre.quantile_of_counts(np.arange(256.0), counts, 0.5) == np.median(values)
+        assert binarise.quantile_of_counts(np.arange(256.0), counts, 0.9) == pytest.approx(np.percentile(values, 90))
+        assert binarise.quantile_of_counts(np.arange(256.0), counts, 0.5) == np.median(values)
     image = rng.integers(0, 256, (60, 70)).astype(np.uint8)
-    assert pre._excess_over(image, 20) == np.clip(image.astype(int) - 20, 0, None).sum()
+    assert illumination._excess_over(image, 20) == np.clip(image.astype(int) - 20, 0, None).sum()
     labels = rng.integers(0, 5, (60, 70)).astype(np.int32)
     table = np.array([False, True, False, True, True])
-    assert (pre.per_label(table, labels) == table[labels]).all()
+    assert (binarise.per_label(table, labels) == table[labels]).all()
     sample = image[::3, ::3].astype(float)
     median = np.median(sample)
-    expected = max(cv2.threshold(image, 0, 255, cv2.THRESH_OTSU)[0], pre.MIN_INK_CONTRAST,
+    expected = max(cv2.threshold(image, 0, 255, cv2.THRESH_OTSU)[0], binarise.MIN_INK_CONTRAST,
                    median + 8 * 1.4826 * np.median(np.abs(sample - median)))
-    assert pre.ink_threshold(image) == pytest.approx(expected)
+    assert binarise.ink_threshold(image) == pytest.approx(expected)
 
 
 def test_to_mnist_geometry():
     mask = np.zeros((200, 60), bool)
     mask[10:190, 20:40] = True  # a tall thick bar, like a marker "1"
     ink = mask.astype(np.uint8) * 255
-    d = seg.to_mnist(ink, mask)
+    d = mnist.to_mnist(ink, mask)
     assert d.shape == (28, 28) and d.dtype == np.uint8
     ys, xs = np.nonzero(d > 40)
     assert 18 <= ys.max() - ys.min() + 1 <= 21  # fits the 20x20 box
@@ -511,43 +510,43 @@ def test_to_mnist_geometry():
 
 def test_rows_group_slanted_lines():
     def blob(x, y):
-        return seg.Blob(x, y, 20, 40, np.ones((40, 20), bool))
+        return blobs.Blob(x, y, 20, 40, np.ones((40, 20), bool))
 
     row1 = [blob(0, 0), blob(30, 10), blob(60, 20), blob(90, 30)]  # steeply slanted
     row2 = [blob(0, 120), blob(30, 118)]
-    rows = seg.group_rows(row2 + row1)
-    assert [[b.x for b in r] for r in rows] == [[0, 30, 60, 90], [0, 30]]
+    grouped = rows.group_rows(row2 + row1)
+    assert [[b.x for b in r] for r in grouped] == [[0, 30, 60, 90], [0, 30]]
 
 
 def test_rows_cut_by_the_frame_are_dropped_beside_whole_ones():
     def blob(x, y, w=20, h=40):
-        return seg.Blob(x, y, w, h, np.ones((h, w), bool))
+        return blobs.Blob(x, y, w, h, np.ones((h, w), bool))
 
     number = [blob(100, 200), blob(130, 200)]
     edge = [blob(0, 20, 12, 60)]  # a strip of the desk at the photo's left side, in a row of its own
-    rows = seg.drop_frame_rows(seg.group_rows(number + edge), 400, 300)
-    assert [[b.x for b in r] for r in rows] == [[100, 130]] and {b.row for b in number} == {0}
+    grouped = rows.drop_frame_rows(rows.group_rows(number + edge), 400, 300)
+    assert [[b.x for b in r] for r in grouped] == [[100, 130]] and {b.row for b in number} == {0}
     # A lone digit cut by the frame is all there is: it is kept.
     alone = [blob(0, 0, 30, 60)]
-    assert seg.drop_frame_rows(seg.group_rows(alone), 60, 30) == [alone]
+    assert rows.drop_frame_rows(rows.group_rows(alone), 60, 30) == [alone]
     # A number whose first digit the frame cuts is one row, and kept whole.
     cut_first = [blob(0, 200), blob(30, 200)]
-    assert len(seg.drop_frame_rows(seg.group_rows(cut_first + edge), 400, 300)[0]) == 2
+    assert len(rows.drop_frame_rows(rows.group_rows(cut_first + edge), 400, 300)[0]) == 2
 
 
 def test_marks_cut_by_the_frame_far_taller_than_the_digits_are_dropped():
     def blob(x, y, w=20, h=40):
-        return seg.Blob(x, y, w, h, np.ones((h, w), bool))
+        return blobs.Blob(x, y, w, h, np.ones((h, w), bool))
 
     number = [blob(100, 200), blob(130, 205), blob(160, 198, h=44)]
     edge = blob(0, 0, 30, 390)  # the paper's edge down the left side, ten digits tall
-    kept = seg.drop_tall_frame_marks(number + [edge], 400, 300)
+    kept = blobs.drop_tall_frame_marks(number + [edge], 400, 300)
     assert kept == number
     # A digit the frame cuts that is no taller than the others stays.
     cut_digit = blob(280, 195, 20, 42)
-    assert seg.drop_tall_frame_marks(number + [cut_digit], 400, 300) == number + [cut_digit]
+    assert blobs.drop_tall_frame_marks(number + [cut_digit], 400, 300) == number + [cut_digit]
     # With one digit inside the frame there is nothing to judge heights by.
-    assert seg.drop_tall_frame_marks([number[0], edge], 400, 300) == [number[0], edge]
+    assert blobs.drop_tall_frame_marks([number[0], edge], 400, 300) == [number[0], edge]
 
 
 def test_tall_shadow_border_at_the_side_does_not_hide_the_digits(recognizer, mnist_test):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from digitlib import store
+from digitlib import evaluation, store
 from digitlib.checkpoint import SHIPPED_MODEL, load_checkpoint, save_checkpoint
 from digitlib.training import recipe, train
 
@@ -120,7 +120,7 @@ def test_an_unusable_models_folder_raises_oserror_with_the_path(tmp_path):
 
 
 def test_evaluate_checkpoint_reports_accuracy_confusion_and_mistakes(tiny_model, data_dir):
-    report = store.evaluate_checkpoint(tiny_model, data_dir=data_dir, test_limit=300, max_examples=12)
+    report = evaluation.evaluate_checkpoint(tiny_model, data_dir=data_dir, test_limit=300, max_examples=12)
     assert report.n_test == 300 and report.arch == "seednet"
     confusion = np.array(report.confusion)
     assert confusion.shape == (10, 10) and confusion.sum() == 300

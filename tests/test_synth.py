@@ -191,7 +191,7 @@ def test_photo_digits_are_the_pipelines_cuts_of_training_digits_labelled(recogni
 
 def test_photo_digits_command_writes_a_set_that_fine_tuning_reads(tmp_path, data_dir, capsys):
     from digitlib import cli
-    from digitlib.personal import load_extra
+    from digitlib.digit_sets import load_extra
 
     out = tmp_path / "photo-digits"
     code = cli.main(["photo-digits", "--out", str(out), "--pages", "6", "--data", str(data_dir), "--no-download"])

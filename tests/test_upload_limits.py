@@ -3,7 +3,7 @@
 Two limits stand between an upload and the decoder: the size of the file
 (``server.maxUploadSize`` in .streamlit/config.toml, enforced by Streamlit: its uploader
 refuses bigger files with "File must be 20.0MB or smaller." and its server answers 413)
-and the pixel limit in code (``digitlib.preprocess.MAX_DECODE_PIXELS`` and the decoder's
+and the pixel limit in code (``digitlib.reading.decode.MAX_DECODE_PIXELS`` and the decoder's
 memory budget ``MAX_DECODE_BYTES``), checked from the header before any pixel is decoded.
 Whatever is over either gets a one-line message naming the file, and the page keeps working.
 """
@@ -18,8 +18,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from digitlib import app_support as support
-from digitlib import preprocess as pre
-from tests.conftest import ROOT, SAMPLES_DIR
+from digitlib.reading import decode
+from tests.support import ROOT, SAMPLES_DIR
 from tests.test_hostile_images import png_bomb
 
 UPLOAD_LIMIT_MB = 20
@@ -33,7 +33,7 @@ def test_streamlit_reads_the_upload_limit_from_the_repo_config():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-1000:]
     assert out.stdout.strip().splitlines()[-1] == str(UPLOAD_LIMIT_MB)
-    assert UPLOAD_LIMIT_MB * 2**20 <= pre.MAX_FILE_BYTES  # the library never refuses what the app accepts
+    assert UPLOAD_LIMIT_MB * 2**20 <= decode.MAX_FILE_BYTES  # the library never refuses what the app accepts
 
 
 def test_readme_states_both_limits():
@@ -41,17 +41,17 @@ def test_readme_states_both_limits():
     if "maxUploadSize" not in readme:
         pytest.skip("the README's upload-limit text is not merged yet")
     assert f"maxUploadSize = {UPLOAD_LIMIT_MB}" in readme or f"{UPLOAD_LIMIT_MB} MB" in readme
-    assert f"{pre.MAX_DECODE_PIXELS // 1_000_000} megapixel" in readme
+    assert f"{decode.MAX_DECODE_PIXELS // 1_000_000} megapixel" in readme
 
 
 def test_read_safely_turns_each_limit_into_one_line_naming_the_file():
     cases = {
-        "big.jpg": (b"\xff\xd8\xff" + bytes(pre.MAX_FILE_BYTES), "larger than 50 MB"),
+        "big.jpg": (b"\xff\xd8\xff" + bytes(decode.MAX_FILE_BYTES), "larger than 50 MB"),
         "bomb.png": (png_bomb(10240, 10240), "more than the 50 megapixel limit"),
         "deep.png": (png_bomb(6000, 5000, 16, 6, full=False), "MB to decode"),
     }
     for name, (data, expected) in cases.items():
-        result = support.read_safely(name, lambda data=data: pre.load_image(data))
+        result = support.read_safely(name, lambda data=data: decode.load_image(data))
         assert not result.ok and f"**{name}**" in result.error and expected in result.error, result.error
         assert "\n" not in result.error
 

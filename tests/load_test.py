@@ -18,8 +18,8 @@ Bounded: loopback only, at most --max-uploads uploads, --duration seconds plus a
 for the uploads in flight, --result-timeout per upload; the server and the browser are stopped
 at the end whatever happens.
 
-    .venv/bin/python scripts/load_test.py                         # 8 sessions, 120 s
-    .venv/bin/python scripts/load_test.py --sessions 4 --duration 60 --json load.json
+    .venv/bin/python -m tests.load_test                         # 8 sessions, 120 s
+    .venv/bin/python -m tests.load_test --sessions 4 --duration 60 --json load.json
 """
 
 from __future__ import annotations
@@ -39,11 +39,9 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from digitlib import app_support as support
+from tests import browser
 
-from digitlib import app_support as support  # noqa: E402
-from tests import browser  # noqa: E402
 
 
 # --------------------------------------------------------------------------- measurements

@@ -1,8 +1,8 @@
 """The reading pipeline: a list of named stages from a photo to classified digits.
 
 Each stage is a function ``stage(work) -> image`` that advances a ``Work`` record
-by calling the pure functions of ``preprocess`` and ``segment``, and returns the
-image that shows what it did. ``run_pipeline`` runs them in order and collects
+by calling the pure functions of the other ``digitlib.reading`` modules, and returns
+the image that shows what it did. ``run_pipeline`` runs them in order and collects
 ``(name, image)`` pairs, so a viewer can show every stage without knowing what
 any of them does.
 """
@@ -15,8 +15,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import preprocess as pre
-from . import segment as seg
+from . import binarise, blobs as bl, decode, illumination, lines, merge, mnist, rows, split
+from .draw import draw_candidates, mask_to_image, montage
+from .result import ReadOptions
 
 MAX_DIGITS = 80  # more marks than this is a page of text or noise, not a number
 
@@ -43,8 +44,8 @@ class Work:
     """What the stages hand to each other."""
 
     source: object
-    options: object  # recognizer.ReadOptions
-    classify: Callable  # Recognizer.classify
+    options: ReadOptions
+    classify: bl.Classify  # Recognizer.classify
     warnings: list[str] = field(default_factory=list)
     bgr: np.ndarray | None = None  # working-size photo
     rgb: np.ndarray | None = None  # the same, for display
@@ -55,95 +56,94 @@ class Work:
     ink: np.ndarray | None = None
     binary: np.ndarray | None = None
     clean: np.ndarray | None = None
-    blobs: list[seg.Blob] = field(default_factory=list)
+    blobs: list[bl.Blob] = field(default_factory=list)
     digit_height: float = 0.0
     probs: np.ndarray | None = None
 
 
 def stage_decode(w: Work) -> np.ndarray:
-    bgr, notes = pre.load_image(w.source)
+    bgr, notes = decode.load_image(w.source)
     w.warnings += notes
     h, wd = bgr.shape[:2]
-    w.scale = pre.working_scale(h, wd, w.options.max_side)
+    w.scale = illumination.working_scale(h, wd, w.options.max_side)
     if w.scale < 1:
         w.warnings.append(f"The {wd}x{h} image was downscaled to "
                           f"{max(1, round(wd * w.scale))}x{max(1, round(h * w.scale))} for reading.")
-    w.bgr = pre.resize_by(bgr, w.scale)
+    w.bgr = illumination.resize_by(bgr, w.scale)
     w.rgb = cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
     return w.rgb
 
 
 def stage_grey(w: Work) -> np.ndarray:
-    w.grey = pre.to_grey(w.bgr)
+    w.grey = illumination.to_grey(w.bgr)
     return w.grey
 
 
 def stage_background(w: Work) -> np.ndarray:
-    w.background = pre.estimate_background(w.grey)
+    w.background = illumination.estimate_background(w.grey)
     return w.background
 
 
 def stage_flatten(w: Work) -> np.ndarray:
     polarity = w.options.polarity
-    w.polarity = pre.detect_polarity(w.grey, w.background) if polarity == "auto" else polarity
-    w.ink = pre.ink_map(w.grey, w.background, w.polarity)
+    w.polarity = illumination.detect_polarity(w.grey, w.background) if polarity == "auto" else polarity
+    w.ink = illumination.ink_map(w.grey, w.background, w.polarity)
     return w.ink
 
 
 def stage_binarise(w: Work) -> np.ndarray:
-    high = pre.ink_threshold(w.ink)
+    high = binarise.ink_threshold(w.ink)
     h, wd = w.ink.shape
     # Faint grid or ruled paper binarises as dashes and crossings, none of them long
     # enough for stage_clean to see a line: find the lines in the fainter ink, where
     # they are whole, and take their fragments out now.
-    w.binary = pre.remove_faint_lines(pre.binarise_at(w.ink, high), w.ink, high, 0.5 * wd, 0.5 * h)
-    return pre.mask_to_image(w.binary)
+    w.binary = lines.remove_faint_lines(binarise.binarise_at(w.ink, high), w.ink, high, 0.5 * wd, 0.5 * h)
+    return mask_to_image(w.binary)
 
 
 def stage_clean(w: Work) -> np.ndarray:
     h, wd = w.binary.shape
     mask = w.binary
-    labels, stats = pre.components(mask)
+    labels, stats = binarise.components(mask)
     # Ruled and grid lines cross the whole page: remove them first, since they
     # join everything they touch into one component. A digit's stroke is never
     # that long, not even a "1" filling a single-digit crop from top to bottom.
     if (stats[1:, cv2.CC_STAT_WIDTH] >= 0.6 * wd).any() or (stats[1:, cv2.CC_STAT_HEIGHT] >= 0.9 * h).any():
-        mask, _ = pre.remove_long_lines(mask, 0.6 * wd, 0.9 * h)
-        labels, stats = pre.components(mask)
+        mask, _ = lines.remove_long_lines(mask, 0.6 * wd, 0.9 * h)
+        labels, stats = binarise.components(mask)
     # Then lines much longer than a digit is tall: underlines, table borders.
-    digit_h = seg.typical_height_of(stats[1:, cv2.CC_STAT_HEIGHT].tolist()) or h
+    digit_h = bl.typical_height_of(stats[1:, cv2.CC_STAT_HEIGHT].tolist()) or h
     if (stats[1:, cv2.CC_STAT_WIDTH:cv2.CC_STAT_HEIGHT + 1] >= 2.2 * digit_h).any():
-        mask, _ = pre.remove_long_lines(mask, 2.2 * digit_h, 2.2 * digit_h)
-        labels, stats = pre.components(mask)
+        mask, _ = lines.remove_long_lines(mask, 2.2 * digit_h, 2.2 * digit_h)
+        labels, stats = binarise.components(mask)
     # Faint lines that binarising grew from the digits they cross: hairlines beside the pen.
-    trimmed = pre.trim_hairlines(mask, seg.stroke_width(mask), 0.5 * digit_h)
+    trimmed = binarise.trim_hairlines(mask, binarise.stroke_width(mask), 0.5 * digit_h)
     if trimmed is not mask:
         mask = trimmed
-        labels, stats = pre.components(mask)
-    w.clean = pre.drop_specks_and_edges(labels, stats, max(6, int(0.0002 * h * wd)))
-    return pre.mask_to_image(w.clean)
+        labels, stats = binarise.components(mask)
+    w.clean = binarise.drop_specks_and_edges(labels, stats, max(6, int(0.0002 * h * wd)))
+    return mask_to_image(w.clean)
 
 
 def stage_boxes(w: Work) -> np.ndarray:
-    blobs = seg.drop_tall_frame_marks(seg.find_blobs(w.clean), *w.clean.shape)
+    blobs = bl.drop_tall_frame_marks(bl.find_blobs(w.clean), *w.clean.shape)
     if len(blobs) > 4 * MAX_DIGITS:
         blobs = sorted(blobs, key=lambda b: b.area, reverse=True)[: 4 * MAX_DIGITS]
-    w.digit_height = seg.typical_height(blobs)
-    blobs = seg.merge_broken_strokes(blobs, w.digit_height, w.ink, w.classify)
-    w.digit_height = seg.typical_height(blobs)
+    w.digit_height = bl.typical_height(blobs)
+    blobs = merge.merge_broken_strokes(blobs, w.digit_height, w.ink, w.classify)
+    w.digit_height = bl.typical_height(blobs)
     min_h = w.options.min_digit_height * w.scale if w.options.min_digit_height else 0
-    blobs = seg.drop_hairlines(seg.drop_separators(blobs, w.digit_height, min_h), w.digit_height)
-    digit_width = seg.typical_width(blobs, w.digit_height)
-    confidence = seg.one_digit_confidence(blobs, w.ink, w.digit_height, digit_width, w.classify)
-    split: list[seg.Blob] = []
+    blobs = bl.drop_hairlines(bl.drop_separators(blobs, w.digit_height, min_h), w.digit_height)
+    digit_width = split.typical_width(blobs, w.digit_height)
+    confidence = split.one_digit_confidence(blobs, w.ink, w.digit_height, digit_width, w.classify)
+    pieces: list[bl.Blob] = []
     for b, sure in zip(blobs, confidence):
-        split += seg.split_touching(b, w.ink, w.digit_height, digit_width, w.classify, sure)
-    if len(split) > MAX_DIGITS:
-        w.warnings.append(f"Found {len(split)} marks; reading only the {MAX_DIGITS} largest.")
-        split = sorted(split, key=lambda b: b.area, reverse=True)[:MAX_DIGITS]
-    rows = seg.drop_frame_rows(seg.group_rows(split), *w.clean.shape)
-    w.blobs = [b for row in rows for b in row]
-    return _draw_candidates(w)
+        pieces += split.split_touching(b, w.ink, w.digit_height, digit_width, w.classify, sure)
+    if len(pieces) > MAX_DIGITS:
+        w.warnings.append(f"Found {len(pieces)} marks; reading only the {MAX_DIGITS} largest.")
+        pieces = sorted(pieces, key=lambda b: b.area, reverse=True)[:MAX_DIGITS]
+    w.blobs = [b for row in rows.drop_frame_rows(rows.group_rows(pieces), *w.clean.shape) for b in row]
+    return draw_candidates(w.rgb, w.blobs)
 
 
 def stage_mnist(w: Work) -> np.ndarray:
@@ -152,7 +152,7 @@ def stage_mnist(w: Work) -> np.ndarray:
         return np.zeros((28, 28), np.uint8)
     # The final answer is worth the three-stroke-width vote; the many candidate
     # pieces weighed while splitting are not (same choices, a third of the time).
-    _, w.probs = w.classify(seg.normalised(w.blobs, w.ink), stroke_variants=True)
+    _, w.probs = w.classify(mnist.normalised(w.blobs, w.ink), stroke_variants=True)
     return montage([b.mnist for b in w.blobs])
 
 
@@ -168,7 +168,7 @@ STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
 ]
 
 
-def run_pipeline(image, options, classify) -> PipelineResult:
+def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> PipelineResult:
     """Run every stage on ``image``; ValueError if it is not a readable image.
 
     ``classify(digits, stroke_variants=False) -> (labels, probs)`` is
@@ -195,21 +195,3 @@ def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int
     x, y, w, h = box
     return (int(round(x / scale)), int(round(y / scale)), max(1, int(round(w / scale))), max(1, int(round(h / scale))))
 
-
-def _draw_candidates(w: Work) -> np.ndarray:
-    out = w.rgb.copy()
-    thickness = max(1, round(max(out.shape[:2]) / 400))
-    for b in w.blobs:
-        colour = pre.BOX_COLOURS[b.row % len(pre.BOX_COLOURS)]
-        cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, thickness)
-    return out
-
-
-def montage(digits: list[np.ndarray], zoom: int = 3, gap: int = 4) -> np.ndarray:
-    """A row of 28x28 digits side by side, enlarged, on a grey strip (uint8 grey)."""
-    size = 28 * zoom
-    out = np.full((size + 2 * gap, len(digits) * (size + gap) + gap), 90, np.uint8)
-    for i, d in enumerate(digits):
-        x = gap + i * (size + gap)
-        out[gap : gap + size, x : x + size] = cv2.resize(d, (size, size), interpolation=cv2.INTER_NEAREST)
-    return out

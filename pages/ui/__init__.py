@@ -1,0 +1,5 @@
+"""The app's Streamlit-side helpers, beside the pages: navigation, the server's job registry.
+
+A folder, not ``pages/*.py`` files, so that Streamlit's pages-folder mode never lists them as
+pages. Everything that needs no Streamlit lives in ``digitlib`` instead.
+"""
