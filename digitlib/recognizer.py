@@ -33,6 +33,29 @@ def top3(probs: np.ndarray) -> list[list[tuple[int, float]]]:
     return [[(int(j), float(p[j])) for j in row] for row, p in zip(order, probs)]
 
 
+#: Confidence kept for each digit-sized mark in the number's rows that the reading left out.
+LEFT_OUT_PENALTY = 0.3
+
+
+def left_out_warning(box: tuple[int, int, int, int], digits: list[DigitReading]) -> str:
+    """Where a left-out mark (x, y, w, h, original px) lies, in words: "before digit 1",
+    "between digits 2 and 3", "after digit 4" of the row it lies in."""
+    x, y, w, h = box
+    centre = x + w / 2
+    row = min({d.row for d in digits}, key=lambda r: min(abs(d.box[1] + d.box[3] / 2 - (y + h / 2))
+                                                           for d in digits if d.row == r))
+    numbered = [(i, d) for i, d in enumerate(digits, 1) if d.row == row]
+    before = [i for i, d in numbered if d.box[0] + d.box[2] / 2 < centre]
+    if not before:
+        where = f"before digit {numbered[0][0]}"
+    elif before[-1] == numbered[-1][0]:
+        where = f"after digit {before[-1]}"
+    else:
+        where = f"between digits {before[-1]} and {before[-1] + 1}"
+    return (f"A mark the size of a digit {where} (at x={x}, y={y} px) was left out of the reading: "
+            "a digit may be missing. Check the number, or crop the photo closer.")
+
+
 class Recognizer:
     """Reads handwritten numbers with a trained model.
 
@@ -137,7 +160,11 @@ class Recognizer:
                 warnings.append(
                     f"Digit {i} is uncertain: read as {d.label} ({d.confidence:.0%}), maybe {alt[0]} ({alt[1]:.0%})."
                 )
+        warnings += [left_out_warning(box, digits) for box in result.left_out]
         confidence = float(np.prod([d.confidence for d in digits])) if digits else 0.0
+        # A digit-sized mark the reading left out may be a digit it dropped: the number it gives is
+        # then short by one, however sure each digit it kept is.
+        confidence *= LEFT_OUT_PENALTY ** len(result.left_out)
         return Reading(
             text=text, digits=digits, confidence=confidence, warnings=warnings,
             stages=result.stages, image=result.image_rgb, scale=result.scale,

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 import zlib
-from datetime import timedelta
 from pathlib import Path
 
 import cv2
@@ -29,12 +28,13 @@ from hypothesis import HealthCheck, currently_in_test_context, event, given, set
 from hypothesis import strategies as st
 
 from digitlib.reading import decode
-from digitlib.recognizer import Reading
+from digitlib import Reading
+from digitlib.reading.pipeline import MAX_CLASSIFIED
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: No single case may take longer (they are small; the slowest reads take well under a second).
-CASE_SECONDS = 10.0
+#: Work, not wall-clock time, is what a test can bound on a shared machine: no case may make the
+#: reader ask the classifier about more digit images than the pipeline's budget allows.
 
 #: Multiplies every test's number of cases, for a deeper search by hand:
 #: HOSTILE_IMAGES_SCALE=20 pytest tests/test_hostile_images.py
@@ -47,7 +47,7 @@ def examples(n: int) -> int:
 
 HOSTILE = settings(
     max_examples=examples(40),
-    deadline=timedelta(seconds=CASE_SECONDS),
+    deadline=None,  # time is the benchmark's to measure (python -m digitlib.bench read); work is bounded below
     derandomize=True,  # the same cases on every run: a failure is reproducible, never flaky
     database=None,
     print_blob=False,
@@ -57,8 +57,16 @@ HOSTILE = settings(
 
 def read_or_refuse(recognizer, image) -> str:
     """Recognizer.read: "read" for a Reading, "refused" for a ValueError with a message; any
-    other exception propagates and fails the test."""
-    start = time.perf_counter()
+    other exception propagates and fails the test, and so does a reading that asks the
+    classifier about more digit images than ``MAX_CLASSIFIED``."""
+    asked = []
+    classify = recognizer.classify
+
+    def counted(digits, **kwargs):
+        asked.append(len(digits))
+        return classify(digits, **kwargs)
+
+    recognizer.classify = counted
     try:
         reading = recognizer.read(image)
     except ValueError as exc:
@@ -69,8 +77,9 @@ def read_or_refuse(recognizer, image) -> str:
         assert isinstance(reading, Reading)
         assert isinstance(reading.text, str) and all(ch.isdigit() or ch == "\n" for ch in reading.text)
         outcome = "read"
-    elapsed = time.perf_counter() - start
-    assert elapsed < CASE_SECONDS, f"took {elapsed:.1f} s"
+    finally:
+        del recognizer.classify  # back to the class's method
+    assert sum(asked) <= MAX_CLASSIFIED, f"asked about {sum(asked)} digit images"
     if currently_in_test_context():
         event(outcome)  # --hypothesis-show-statistics tells how many cases were read and refused
     return outcome

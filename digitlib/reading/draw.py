@@ -46,8 +46,9 @@ def mask_to_image(mask: np.ndarray) -> np.ndarray:
     return mask.astype(np.uint8) * 255
 
 
-def draw_candidates(rgb: np.ndarray, blobs) -> np.ndarray:
-    """Copy of an RGB uint8 (H, W, 3) image with each candidate's box in its row's colour.
+def draw_candidates(rgb: np.ndarray, blobs, left_out=()) -> np.ndarray:
+    """Copy of an RGB uint8 (H, W, 3) image with each candidate's box in its row's colour, and
+    the boxes (x, y, w, h) of ``left_out`` marks crossed out in ``UNCERTAIN_COLOUR``.
 
     ``blobs`` have ``x``, ``y``, ``w``, ``h`` in ``rgb``'s pixels and a ``row``.
     """
@@ -56,6 +57,9 @@ def draw_candidates(rgb: np.ndarray, blobs) -> np.ndarray:
     for b in blobs:
         colour = BOX_COLOURS[b.row % len(BOX_COLOURS)]
         cv2.rectangle(out, (b.x, b.y), (b.x + b.w, b.y + b.h), colour, thickness)
+    for x, y, w, h in left_out:
+        cv2.rectangle(out, (x, y), (x + w, y + h), UNCERTAIN_COLOUR, thickness)
+        cv2.line(out, (x, y), (x + w, y + h), UNCERTAIN_COLOUR, thickness)
     return out
 
 

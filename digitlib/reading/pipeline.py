@@ -16,10 +16,38 @@ import cv2
 import numpy as np
 
 from . import binarise, blobs as bl, decode, illumination, lines, merge, mnist, rows, split
+from .coverage import left_out_marks
 from .draw import draw_candidates, mask_to_image, montage
 from .result import ReadOptions
 
 MAX_DIGITS = 80  # more marks than this is a page of text or noise, not a number
+#: Most digit images one reading may ask the classifier about (candidate pieces, merges, the
+#: final digits). The project's pages need at most a few hundred (see BENCHMARKS.md, bounded
+#: work); noise, textures and pages of text would need thousands, and give no number anyway.
+MAX_CLASSIFIED = 600
+#: Most marks (components of the cleaned mask) a number's photo leaves: the project's pages leave
+#: at most 16 (BENCHMARKS.md, bounded work); dots, textures and text leave hundreds.
+MAX_MARKS = 150
+TOO_MUCH_WORK = ("This image holds too many marks to be a number (noise, a texture or a page of text?), "
+                 "so nothing was read. Crop the photo to the number and try again.")
+
+
+class WorkBudgetExceeded(Exception):
+    """A reading asked the classifier about more than ``MAX_CLASSIFIED`` digit images."""
+
+
+class BudgetedClassify:
+    """``classify`` that counts the digit images it is asked about (``asked``) and raises
+    ``WorkBudgetExceeded`` past ``limit``, so no input costs more than about ``limit`` images."""
+
+    def __init__(self, classify: bl.Classify, limit: int) -> None:
+        self.classify, self.limit, self.asked = classify, limit, 0
+
+    def __call__(self, digits: np.ndarray, stroke_variants: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        self.asked += len(digits)
+        if self.asked > self.limit:
+            raise WorkBudgetExceeded(f"{self.asked} digit images asked about, more than {self.limit}")
+        return self.classify(digits, stroke_variants=stroke_variants)
 
 
 @dataclass
@@ -37,6 +65,7 @@ class PipelineResult:
     warnings: list[str]
     image_rgb: np.ndarray
     scale: float  # working size / original size
+    left_out: list[tuple[int, int, int, int]]  # digit-sized marks in the number's rows no digit covers, original px
 
 
 @dataclass
@@ -59,6 +88,7 @@ class Work:
     blobs: list[bl.Blob] = field(default_factory=list)
     digit_height: float = 0.0
     probs: np.ndarray | None = None
+    left_out: list[tuple[int, int, int, int]] = field(default_factory=list)  # (x, y, w, h), working px
 
 
 def stage_decode(w: Work) -> np.ndarray:
@@ -127,8 +157,8 @@ def stage_clean(w: Work) -> np.ndarray:
 
 def stage_boxes(w: Work) -> np.ndarray:
     blobs = bl.drop_tall_frame_marks(bl.find_blobs(w.clean), *w.clean.shape)
-    if len(blobs) > 4 * MAX_DIGITS:
-        blobs = sorted(blobs, key=lambda b: b.area, reverse=True)[: 4 * MAX_DIGITS]
+    if len(blobs) > MAX_MARKS:
+        raise WorkBudgetExceeded(f"{len(blobs)} marks, more than {MAX_MARKS}")
     w.digit_height = bl.typical_height(blobs)
     blobs = merge.merge_broken_strokes(blobs, w.digit_height, w.ink, w.classify)
     w.digit_height = bl.typical_height(blobs)
@@ -143,7 +173,8 @@ def stage_boxes(w: Work) -> np.ndarray:
         w.warnings.append(f"Found {len(pieces)} marks; reading only the {MAX_DIGITS} largest.")
         pieces = sorted(pieces, key=lambda b: b.area, reverse=True)[:MAX_DIGITS]
     w.blobs = [b for row in rows.drop_frame_rows(rows.group_rows(pieces), *w.clean.shape) for b in row]
-    return draw_candidates(w.rgb, w.blobs)
+    w.left_out = left_out_marks(w.binary, w.blobs, w.digit_height)
+    return draw_candidates(w.rgb, w.blobs, w.left_out)
 
 
 def stage_mnist(w: Work) -> np.ndarray:
@@ -174,10 +205,14 @@ def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> Pipeline
     ``classify(digits, stroke_variants=False) -> (labels, probs)`` is
     ``Recognizer.classify``.
     """
-    work = Work(source=image, options=options, classify=classify)
+    work = Work(source=image, options=options, classify=BudgetedClassify(classify, MAX_CLASSIFIED))
     stages = []
-    for name, stage in STAGES:
-        stages.append((name, stage(work)))
+    try:
+        for name, stage in STAGES:
+            stages.append((name, stage(work)))
+    except WorkBudgetExceeded:
+        work.blobs, work.probs = [], np.zeros((0, 10), np.float32)
+        work.warnings.append(TOO_MUCH_WORK)
     if work.polarity == "light" and options.polarity == "auto":
         work.warnings.append("Light strokes on a dark background were detected (MNIST polarity).")
     digits = [
@@ -188,7 +223,8 @@ def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> Pipeline
         )
         for b in work.blobs
     ]
-    return PipelineResult(digits, work.probs, stages, work.warnings, work.rgb, work.scale)
+    left_out = [_to_original(box, work.scale) for box in work.left_out]
+    return PipelineResult(digits, work.probs, stages, work.warnings, work.rgb, work.scale, left_out)
 
 
 def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
