@@ -1,0 +1,176 @@
+"""One photo, fully described (``Scene``), and its rendering (``render``).
+
+A ``Scene`` holds every choice made for one image, so a test can ask for one
+effect and nothing else (``dataclasses.replace``) and the suites (``suites``)
+only draw scenes. Rendering goes: write the number (``layout``) -> the sheet or
+board with its printed pattern and the ink (``paper``) -> the camera's view of
+the sheet on a desk (``camera.place_number``), in linear light and at twice the
+output size -> light and shadows (``shadows``) -> lens blur -> the sensor's
+pixels, noise and tone curve -> JPEG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from . import camera, paper, shadows
+from .glyphs import MnistTest, pen_texture
+from .layout import Glyph, Handwriting, write_number
+
+SUPERSAMPLE = 2  # frames are rendered this many times larger than the output, then averaged down,
+MAX_WORK_PX = 1400  # but no larger than this on their longest side (time)
+MAX_SHEET_PX = 3000  # longest side of a rendered sheet; a frame-filling sheet is clipped to it
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A cast shadow: ``kind`` in ``shadows.SHADOW_SHAPES``; ``size`` in digit heights (in the
+    frame); ``strength`` 0-1 (light lost inside); ``penumbra`` in digit heights (0.02: hard)."""
+
+    kind: str
+    size: float
+    strength: float
+    penumbra: float
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Every choice for one photo. Lengths "h" are in digit heights."""
+
+    label: str  # digit rows joined by "\n"
+    seed: int  # drives the textures, the MNIST digits chosen and the noise
+    frame_size: tuple[int, int]  # output (width, height)
+    digit_height_px: float  # in the output frame
+    handwriting: Handwriting  # its digit_height is overridden from digit_height_px
+    pen: str  # glyphs.PEN_KINDS
+    ink_bgr: tuple[float, float, float]  # reflectance of the ink on white
+    ink_density: float
+    surface: str = "paper"  # "paper" or "board" (light ink on a dark board)
+    paper_bgr: tuple[float, float, float] = (0.93, 0.94, 0.94)
+    grain: float = 0.03
+    ruling: str = "plain"  # paper.RULINGS
+    ruling_pitch: float = 1.5  # h
+    ruling_darkness: float = 0.6
+    desk: str = ""  # paper.DESKS, or "" when the sheet fills the frame
+    sheet_margins: tuple[float, float, float, float] = (2.0, 2.0, 2.0, 2.0)  # left, top, right, bottom, h
+    rotation_deg: float = 0.0
+    scale: float = 1.0  # frame px per sheet px, before the number is shrunk to fit
+    perspective: float = 0.0  # corner push, in number heights
+    shadows: tuple[Shadow, ...] = ()
+    uneven_light: float = 0.0
+    glare: float = 0.0
+    exposure: float = 1.0
+    blur: tuple[str, float] = ("defocus", 0.0)  # kind, radius in output px
+    noise: float = 0.0
+    jpeg_quality: int | None = None
+
+
+@dataclass
+class Rendered:
+    """A rendered scene: ``image`` (H, W, 3) uint8 BGR, its label, and what was drawn:
+    ``glyphs`` with boxes in sheet px, ``homography`` (3, 3) from sheet px to output px."""
+
+    image: np.ndarray
+    label: str
+    glyphs: list[Glyph]
+    homography: np.ndarray
+    scene: Scene
+    layers: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def glyph_quads(self, kind: str = "digit") -> list[np.ndarray]:
+        """Corners (4, 2) float32 in output px of each glyph of ``kind``, in writing order."""
+        out = []
+        for g in self.glyphs:
+            if g.kind == kind:
+                x, y, w, h = g.box
+                corners = np.array([[[x, y], [x + w, y], [x + w, y + h], [x, y + h]]], np.float32)
+                out.append(cv2.perspectiveTransform(corners, self.homography)[0])
+        return out
+
+
+def _scaled(h: np.ndarray, factor: float) -> np.ndarray:
+    return np.diag([factor, factor, 1.0]) @ h
+
+
+def render(scene: Scene, digits: MnistTest, keep_layers: bool = False) -> Rendered:
+    """Render ``scene`` with MNIST test ``digits``. ``keep_layers`` keeps the intermediate
+    float maps (ink, light) for tests in ``Rendered.layers``."""
+    rng = np.random.default_rng(scene.seed)
+    out_w, out_h = scene.frame_size
+    supersample = min(SUPERSAMPLE, MAX_WORK_PX / max(out_w, out_h))
+    work_size = (int(round(out_w * supersample)), int(round(out_h * supersample)))
+    h_px = scene.digit_height_px * supersample / scene.scale
+    hw = Handwriting(**{**scene.handwriting.__dict__, "digit_height": h_px,
+                        "nib_px": scene.handwriting.nib_px * supersample / scene.scale})
+    writing = write_number(scene.label, hw, digits, rng)
+    number_box = writing.number_box()
+    to_work = camera.place_number(number_box, work_size, scene.rotation_deg, scene.scale, scene.perspective, rng)
+
+    # The sheet's extent around the number, in writing-canvas px: the margins asked for, or
+    # all the frame sees (a sheet filling the frame), clipped to MAX_SHEET_PX.
+    x0, y0, x1, y1 = number_box
+    seen = camera.frame_in_sheet(to_work, work_size) if not scene.desk else None
+    if seen is not None and np.ptp(seen[:, 0]) < MAX_SHEET_PX and np.ptp(seen[:, 1]) < MAX_SHEET_PX:
+        sx0, sy0 = np.floor(seen.min(axis=0)) - 4
+        sx1, sy1 = np.ceil(seen.max(axis=0)) + 4
+        desk_kind = ""
+    else:
+        ml, mt, mr, mb = (m * h_px for m in scene.sheet_margins)
+        sx0, sy0, sx1, sy1 = x0 - ml, y0 - mt, x1 + mr, y1 + mb
+        desk_kind = scene.desk or "painted"
+    sx0, sy0 = int(sx0), int(sy0)
+    sheet_w = int(min(MAX_SHEET_PX, sx1 - sx0))
+    sheet_h = int(min(MAX_SHEET_PX, sy1 - sy0))
+    ink = np.zeros((sheet_h, sheet_w), np.float32)
+    printed = np.zeros_like(ink)
+    # Paste the writing canvas into the sheet (both may clip the other).
+    cy0, cx0 = max(0, sy0), max(0, sx0)
+    cy1, cx1 = min(writing.ink.shape[0], sy0 + sheet_h), min(writing.ink.shape[1], sx0 + sheet_w)
+    ink[cy0 - sy0: cy1 - sy0, cx0 - sx0: cx1 - sx0] = writing.ink[cy0:cy1, cx0:cx1]
+    printed[cy0 - sy0: cy1 - sy0, cx0 - sx0: cx1 - sx0] = writing.printed[cy0:cy1, cx0:cx1]
+    shift = np.array([[1, 0, sx0], [0, 1, sy0], [0, 0, 1]], np.float64)  # sheet px -> canvas px
+    sheet_to_work = to_work @ shift
+
+    if scene.surface == "board":
+        surface = paper.board((sheet_h, sheet_w), rng)
+    else:
+        surface = paper.sheet((sheet_h, sheet_w), rng, scene.paper_bgr, scene.grain)
+        baseline = (x0 - sx0, y1 - sy0 + h_px * 0.05)  # the number sits on a line
+        surface = paper.rule(surface, scene.ruling, scene.ruling_pitch * h_px, baseline, rng, scene.ruling_darkness)
+        surface = paper.absorb(surface, printed, (0.25, 0.25, 0.25), 1.0)
+    laid = ink * pen_texture(ink, scene.pen, rng)
+    if scene.pen == "marker":
+        laid = cv2.GaussianBlur(laid, (0, 0), 0.6 * supersample)
+    if scene.surface == "board":
+        surface = paper.cover(surface, np.clip(laid * scene.ink_density, 0, 1), scene.ink_bgr)
+    else:
+        surface = paper.absorb(surface, laid, scene.ink_bgr, scene.ink_density)
+
+    desk = paper.desk(work_size[::-1], desk_kind or "painted", rng)
+    scene_lin, sheet_mask = camera.warp_onto(desk, surface, sheet_to_work)
+    light = shadows.uneven_light(work_size[::-1], scene.uneven_light, rng)
+    if desk_kind:
+        light = light * camera.contact_shadow(sheet_mask, 1.5 * supersample)[..., None]
+    box_work = cv2.perspectiveTransform(
+        np.array([[[x0, y0], [x1, y1]]], np.float32), to_work)[0]
+    digit_work = scene.digit_height_px * supersample
+    for s in scene.shadows:
+        target = box_work[0] + (box_work[1] - box_work[0]) * rng.uniform(0.2, 0.8, 2)
+        mask = shadows.occluder_mask(work_size[::-1], s.kind, tuple(target), s.size * digit_work, rng)
+        light = light * shadows.shadow_light(mask, s.strength, s.penumbra * digit_work)
+    lit = scene_lin * light
+    if scene.glare > 0:
+        lit = shadows.glare(lit, scene.glare, rng)
+    kind, radius = scene.blur
+    lit = camera.lens_blur(lit, kind, radius * supersample, rng)
+    pixels = camera.shrink(lit, scene.frame_size)
+    frame = camera.expose(pixels, scene.exposure, scene.noise, rng)
+    image = camera.encode(frame, scene.jpeg_quality)
+    to_out = _scaled(sheet_to_work, out_w / work_size[0])
+    glyphs = [Glyph(g.kind, g.char, (g.box[0] - sx0, g.box[1] - sy0, g.box[2], g.box[3]), g.mnist_index)
+              for g in writing.glyphs]
+    layers = {"ink": ink, "light": light, "sheet_mask": sheet_mask, "surface": surface} if keep_layers else {}
+    return Rendered(image, scene.label, glyphs, to_out, scene, layers)
