@@ -1,9 +1,13 @@
 """Benchmarks that print markdown tables.
 
 ``python -m digitlib.bench read``: our reader (``Recognizer.read``) against the
-article's method (``digitlib.baselines.SeedBaseline``) on the real samples and on
-the synthetic suites, side by side in one run: exact matches, digit accuracy,
-median and 95th-percentile time per image, crashes.
+article's method (``digitlib.baselines.SeedBaseline``) on the real samples, the
+synthetic suites (``digitlib.synth``, the training generator's) and the holdout
+suites (``digitlib.holdout``, an independent generator nothing is tuned on), side
+by side in one run: exact matches, digit accuracy, median and 95th-percentile
+time per image, crashes. Then a reliability table (our confidence against the
+share read exactly) and the slowest of a set of images with no number in them
+(noise, textures, scribble) against the median time of a webcam photo.
 
 ``python -m digitlib.bench train``: SeedNet with the article's recipe and DigitNet
 with its default recipe, trained one after the other on this machine: test
@@ -175,18 +179,90 @@ def speed_table(results: list[tuple[str, str, Score]], ours: str, baseline: str)
     return "\n".join(lines)
 
 
+class ConfidenceRecorder:
+    """Our reader as a ``Reader`` (image -> text) that also keeps each reading's
+    ``Reading.confidence``, in call order (NaN where the reader raised)."""
+
+    def __init__(self, recognizer) -> None:
+        self.recognizer = recognizer
+        self.confidences: list[float] = []
+
+    def __call__(self, image: np.ndarray) -> str:
+        self.confidences.append(float("nan"))
+        reading = self.recognizer.read(image)
+        self.confidences[-1] = float(reading.confidence)
+        return reading.text
+
+
+# Confidence bins of the reliability table: [low, high).
+CONFIDENCE_BINS = ((0.0, 0.5), (0.5, 0.8), (0.8, 0.9), (0.9, 0.97), (0.97, 1.01))
+
+
+def reliability_table(groups: dict[str, tuple[list[float], list[bool]]]) -> str:
+    """Markdown: per confidence bin, for each group of sets (name -> (confidences, read exactly)),
+    how many readings fell in the bin and the share of them read exactly; then the same for
+    all readings at 0.9 or more. NaN confidences (crashes) count in no bin."""
+
+    def cell(conf: np.ndarray, exact: np.ndarray, low: float, high: float) -> str:
+        chosen = (conf >= low) & (conf < high)
+        count = int(chosen.sum())
+        return f"{count} | " + (_pct(float(exact[chosen].mean())) if count else "-")
+
+    names = list(groups)
+    lines = ["| confidence | " + " | ".join(f"{n}: readings | {n}: exact" for n in names) + " |",
+             "|---|" + "---:|---:|" * len(names)]
+    arrays = {n: (np.asarray(c, np.float64), np.asarray(e, bool)) for n, (c, e) in groups.items()}
+    for low, high in CONFIDENCE_BINS:
+        label = f"< {high:g}" if low == 0 else (f">= {low:g}" if high > 1 else f"{low:g} - {high:g}")
+        lines.append(f"| {label} | " + " | ".join(cell(*arrays[n], low, high) for n in names) + " |")
+    lines.append("| **>= 0.9** | " + " | ".join(cell(*arrays[n], 0.9, 2.0) for n in names) + " |")
+    return "\n".join(lines)
+
+
+def noise_table(readers: dict[str, Reader], webcam_median_ms: dict[str, float], seed: int) -> str:
+    """Markdown: per reader, the slowest of ``holdout.noise.noise_images`` (each timed
+    twice, the faster kept, so a moment of load on a shared machine is not the worst
+    case), what it read there, how many noise images it read as a number, and the
+    ratio of the slowest to the median time on the webcam samples."""
+    from .holdout.noise import noise_images
+
+    images = noise_images(seed)
+    runs = [run_readers(readers, [image for _, image in images]) for _ in range(2)]
+    lines = ["| reader | noise images | read as a number | slowest image | its time ms | webcam median ms | ratio |",
+             "|---|---:|---:|---|---:|---:|---:|"]
+    for reader in readers:
+        seconds = np.minimum(runs[0][1][reader], runs[1][1][reader])
+        worst = int(np.argmax(seconds))
+        texts = runs[0][0][reader]
+        found = sum(bool(t) for t in texts)  # a crash (None) is no number
+        webcam = webcam_median_ms.get(reader)
+        ratio = f"{1000 * seconds[worst] / webcam:.1f}x" if webcam else "n/a"
+        lines.append(f"| {reader} | {len(images)} | {found} | {images[worst][0]} (read {texts[worst]!r}) | "
+                     f"{1000 * seconds[worst]:.1f} | {f'{webcam:.1f}' if webcam else 'n/a'} | {ratio} |")
+    return "\n".join(lines)
+
+
+def suite_cases(suite: str, n: int, seed: int, root: str | None) -> tuple[str, list[tuple[np.ndarray, str]]]:
+    """(set name, (image, label) pairs) of a synthetic suite ("clean", "hard") or a holdout suite ("holdout-...")."""
+    from . import holdout, synth
+
+    if suite in holdout.SUITES:
+        return f"{suite} (seed {seed})", holdout.make_suite(suite, n, seed=seed, root=root)
+    if suite in synth.SUITES:
+        return f"synthetic {suite} (seed {seed})", synth.make_suite(suite, n, seed=seed, root=root)
+    raise ValueError(f"unknown suite {suite!r}; choose from {', '.join(synth.SUITES + holdout.SUITES)}")
+
+
 def bench_read(args: argparse.Namespace) -> int:
+    from . import holdout, synth
     from .baselines import SeedBaseline
     from .recognizer import Recognizer
-    from .synth import SUITES, make_suite
 
     ours, baseline = "ours", "seed baseline"
     recognizer = Recognizer(args.model)
     seed_baseline = SeedBaseline(args.baseline_model)
-    readers: dict[str, Reader] = {
-        ours: lambda image: recognizer.read(image).text,
-        baseline: seed_baseline.read_text,
-    }
+    our_reader = ConfidenceRecorder(recognizer)
+    readers: dict[str, Reader] = {ours: our_reader, baseline: seed_baseline.read_text}
 
     sets: list[tuple[str, list[str], list[np.ndarray], list[str]]] = []  # (name, ids, images, labels)
     samples_dir = Path(args.samples) if args.samples else default_samples_dir()
@@ -196,33 +272,40 @@ def bench_read(args: argparse.Namespace) -> int:
         for kind in sorted({s[3] for s in samples}):
             chosen = [s for s in samples if s[3] == kind]
             sets.append((f"samples: {kind}", [s[0] for s in chosen], [s[1] for s in chosen], [s[2] for s in chosen]))
-    for suite in [s for s in args.suites.split(",") if s] if args.suites is not None else SUITES:
-        cases = make_suite(suite, args.n, seed=args.seed, root=args.data)
-        sets.append((f"synthetic {suite} (seed {args.seed})", [f"{suite}#{i}" for i in range(len(cases))],
-                     [c[0] for c in cases], [c[1] for c in cases]))
+    suites = [s for s in args.suites.split(",") if s] if args.suites is not None else synth.SUITES + holdout.SUITES
+    for suite in suites:
+        set_name, cases = suite_cases(suite, args.n, args.seed, args.data)
+        sets.append((set_name, [f"{suite}#{i}" for i in range(len(cases))], [c[0] for c in cases], [c[1] for c in cases]))
     if not sets:
         print("error: nothing to benchmark", file=sys.stderr)
         return 2
 
     # One untimed call each, so one-off start-up costs (lazy imports, first forward pass) are not timed.
     run_readers(readers, sets[0][2][:1])
+    our_reader.confidences.clear()
 
     print(f"machine: {machine_line()}")
     print(f"ours: {recognizer.model_path}; baseline: {seed_baseline.classifier.model_path}\n")
     results: list[tuple[str, str, Score]] = []
     errors: dict[str, str] = {}
     per_image: dict[str, tuple] = {}
+    # (our confidence, read exactly) per reading, for the reliability table: holdout sets apart from our own.
+    reliability: dict[str, tuple[list[float], list[bool]]] = {"holdout suites": ([], []), "own suites and samples": ([], [])}
     for set_name, ids, images, labels in sets:
         if set_name.startswith("samples: "):
             # A kind is a subset of "samples (all)": score those runs again instead of rereading.
             texts = {r: [per_image[i][0][r] for i in ids] for r in readers}
             seconds = {r: [per_image[i][1][r] for i in ids] for r in readers}
         else:
+            start = len(our_reader.confidences)
             texts, seconds, first_error = run_readers(readers, images)
             for reader, message in first_error.items():
                 errors.setdefault(reader, f"{set_name}: {message}")
             for k, image_id in enumerate(ids):
                 per_image[image_id] = ({r: texts[r][k] for r in readers}, {r: seconds[r][k] for r in readers})
+            group = reliability["holdout suites" if set_name.startswith("holdout") else "own suites and samples"]
+            group[0].extend(our_reader.confidences[start:])
+            group[1].extend(t == lab for t, lab in zip(texts[ours], labels))
         for reader in readers:
             results.append((set_name, reader, score(texts[reader], labels, seconds[reader])))
         if args.per_image and set_name == "samples (all)":
@@ -236,6 +319,12 @@ def bench_read(args: argparse.Namespace) -> int:
     print(read_table(results))
     print()
     print(speed_table(results, ours, baseline))
+    print(f"\nReliability of {ours} (Reading.confidence against exact match):\n")
+    print(reliability_table({name: group for name, group in reliability.items() if group[0]}))
+    if not args.no_noise:
+        webcam = {reader: s.median_ms for set_name, reader, s in results if set_name == "samples: webcam"}
+        print("\nImages with no number (holdout.noise, each timed twice, the faster kept):\n")
+        print(noise_table(readers, webcam, args.seed))
     for reader, message in errors.items():
         print(f"\nfirst crash of {reader}: {message}")
     return 0
@@ -318,12 +407,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("read", help="our reader vs the article's on samples and synthetic suites")
+    r = sub.add_parser("read", help="our reader vs the article's on samples, synthetic and holdout suites")
     r.add_argument("--samples", default=None, help=f"samples folder (default: ${SAMPLES_ENV_VAR} or ../shared/samples)")
     r.add_argument("--no-samples", action="store_true", help="synthetic suites only")
     r.add_argument("--n", type=int, default=300, help="images per synthetic suite (default 300)")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--suites", default=None, help="comma-separated synthetic suites (default: clean,hard; '' for none)")
+    r.add_argument("--suites", default=None,
+                   help="comma-separated suites (default: clean,hard,holdout-clean,holdout-hard,holdout-cheque; '' for none)")
+    r.add_argument("--no-noise", action="store_true", help="skip timing the images with no number")
     r.add_argument("--data", default=None, help="MNIST folder for the synthetic digits (default: $DIGITLIB_DATA or the cache)")
     r.add_argument("--model", default=None, help="our checkpoint (default: the shipped model)")
     r.add_argument("--baseline-model", default=None, help="SeedNet checkpoint (default: the shipped seednet.pt)")
