@@ -291,6 +291,7 @@ def bench_read(args: argparse.Namespace) -> int:
     per_image: dict[str, tuple] = {}
     # (our confidence, read exactly) per reading, for the reliability table: holdout sets apart from our own.
     reliability: dict[str, tuple[list[float], list[bool]]] = {"holdout suites": ([], []), "own suites and samples": ([], [])}
+    readings: list[list] = []  # one row per image, for --readings-csv
     for set_name, ids, images, labels in sets:
         if set_name.startswith("samples: "):
             # A kind is a subset of "samples (all)": score those runs again instead of rereading.
@@ -306,6 +307,9 @@ def bench_read(args: argparse.Namespace) -> int:
             group = reliability["holdout suites" if set_name.startswith("holdout") else "own suites and samples"]
             group[0].extend(our_reader.confidences[start:])
             group[1].extend(t == lab for t, lab in zip(texts[ours], labels))
+            for k, image_id in enumerate(ids):
+                readings.append([image_id, labels[k], texts[ours][k], f"{our_reader.confidences[start + k]:.4f}",
+                                 f"{1000 * seconds[ours][k]:.1f}", texts[baseline][k], f"{1000 * seconds[baseline][k]:.1f}"])
         for reader in readers:
             results.append((set_name, reader, score(texts[reader], labels, seconds[reader])))
         if args.per_image and set_name == "samples (all)":
@@ -316,6 +320,11 @@ def bench_read(args: argparse.Namespace) -> int:
                 print(f"| {image_id} | {labels[k]} | " + " | ".join(shown) + " |")
             print()
 
+    if args.readings_csv:
+        with open(args.readings_csv, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["image", "label", ours, f"{ours} confidence", f"{ours} ms", baseline, f"{baseline} ms"])
+            writer.writerows(readings)
     print(read_table(results))
     print()
     print(speed_table(results, ours, baseline))
@@ -415,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--suites", default=None,
                    help="comma-separated suites (default: clean,hard,holdout-clean,holdout-hard,holdout-cheque; '' for none)")
     r.add_argument("--no-noise", action="store_true", help="skip timing the images with no number")
+    r.add_argument("--readings-csv", default=None, help="write every image's readings, confidence and times to this CSV")
     r.add_argument("--data", default=None, help="MNIST folder for the synthetic digits (default: $DIGITLIB_DATA or the cache)")
     r.add_argument("--model", default=None, help="our checkpoint (default: the shipped model)")
     r.add_argument("--baseline-model", default=None, help="SeedNet checkpoint (default: the shipped seednet.pt)")

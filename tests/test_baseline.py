@@ -160,12 +160,14 @@ def test_a_crashing_reader_is_counted_not_raised():
 
 def test_read_bench_runs_end_to_end(data_dir, samples_dir, capsys):
     # SeedNet stands in for our model here, so the harness is tested without the shipped default model.
-    rc = bench.main(["read", "--samples", str(samples_dir), "--suites", "clean", "--n", "2",
+    rc = bench.main(["read", "--samples", str(samples_dir), "--suites", "clean,holdout-hard", "--n", "2", "--no-noise",
                      "--data", str(data_dir), "--model", str(SHIPPED_SEEDNET)])
     out = capsys.readouterr().out
     assert rc == 0
     assert "| samples (all) | 25 | seed baseline |" in out
     assert "| synthetic clean (seed 0) | 2 | ours |" in out
+    assert "| holdout-hard (seed 0) | 2 | seed baseline |" in out
+    assert "| **>= 0.9** |" in out  # the reliability table
     assert "median time seed baseline / ours" in out
 
 

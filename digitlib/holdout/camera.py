@@ -33,8 +33,8 @@ def place_number(number_box: tuple[int, int, int, int], frame_size: tuple[int, i
     (width, height). The sheet is scaled by ``scale``, turned by ``rotation_deg``
     (clockwise positive) about the number's centre and moved so that the number lands
     at a random spot; then each corner of the number's box is pushed by up to
-    ``perspective`` of its height (a camera held at an angle), which bends the whole
-    sheet. While the number would leave the frame (less ``margin`` of its size) the
+    ``perspective`` of its longer side (a camera held at an angle), which bends the
+    whole sheet. While the number would leave the frame (less ``margin`` of its size) the
     scale shrinks by 10 % and the spot is drawn again.
     """
     fw, fh = frame_size
@@ -49,7 +49,7 @@ def place_number(number_box: tuple[int, int, int, int], frame_size: tuple[int, i
         room = (hi - lo) - np.ptp(placed, axis=0)
         if (room > 0).all():
             spot = (lo + hi) / 2 + rng.uniform(-0.5, 0.5, 2) * room * 0.9
-            push = rng.uniform(-1, 1, (4, 2)) * perspective * float(np.ptp(placed[:, 1]))
+            push = rng.uniform(-1, 1, (4, 2)) * perspective * float(np.ptp(placed, axis=0).max())
             target = placed + spot + push
             h = cv2.getPerspectiveTransform(box.astype(np.float32), target.astype(np.float32))
             seen = cv2.perspectiveTransform(box[None].astype(np.float32), h)[0]

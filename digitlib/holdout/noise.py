@@ -41,13 +41,16 @@ def _dense(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
 
 def _texture(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     w, h = size
-    kind = str(rng.choice(paper.DESKS + ("guilloche",)))
+    kind = str(rng.choice(("wood", "fabric", "stone", "guilloche")))  # flat desks would be no test
     if kind == "guilloche":
         surface = paper.absorb(paper.sheet((h, w), rng, (0.9, 0.93, 0.9), 0.03),
                                paper.guilloche((h, w), max(8.0, h / 8), rng), (0.4, 0.6, 0.4), 1.0)
     else:
         surface = paper.desk((h, w), kind, rng)
-    return np.clip(np.round(surface ** (1 / paper.GAMMA) * 255), 0, 255).astype(np.uint8)
+    # Stretched to most of the range: a dark or small desk would otherwise be nearly flat.
+    look = surface ** (1 / paper.GAMMA)
+    look = 0.1 + 0.8 * (look - look.min()) / max(1e-6, float(np.ptp(look)))
+    return np.round(look * 255).astype(np.uint8)
 
 
 def _scribble(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

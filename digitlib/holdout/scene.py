@@ -11,6 +11,7 @@ pixels, noise and tone curve -> JPEG.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -22,7 +23,8 @@ from .layout import Glyph, Handwriting, write_number
 
 SUPERSAMPLE = 2  # frames are rendered this many times larger than the output, then averaged down,
 MAX_WORK_PX = 1400  # but no larger than this on their longest side (time)
-MAX_SHEET_PX = 3000  # longest side of a rendered sheet; a frame-filling sheet is clipped to it
+MAX_SHEET_PX = 3000  # longest side of a rendered sheet (memory and time)
+MAX_DEPTH_RATIO = 2.5  # the far end of the sheet at most this many times farther than the near end
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Scene:
     sheet_margins: tuple[float, float, float, float] = (2.0, 2.0, 2.0, 2.0)  # left, top, right, bottom, h
     rotation_deg: float = 0.0
     scale: float = 1.0  # frame px per sheet px, before the number is shrunk to fit
-    perspective: float = 0.0  # corner push, in number heights
+    perspective: float = 0.0  # push of the number's corners, in lengths of the number
     shadows: tuple[Shadow, ...] = ()
     uneven_light: float = 0.0
     glare: float = 0.0
@@ -95,6 +97,50 @@ def _scaled(h: np.ndarray, factor: float) -> np.ndarray:
     return np.diag([factor, factor, 1.0]) @ h
 
 
+def _depth_ratio(homography: np.ndarray, corners: np.ndarray) -> float:
+    """Largest over smallest projective depth (w) of sheet ``corners`` (k, 2); inf when any
+    is behind the camera: how much nearer one end of the sheet is than the other."""
+    w = np.hstack([corners, np.ones((len(corners), 1))]) @ homography[2]
+    if not ((w > 0).all() or (w < 0).all()):
+        return math.inf
+    w = np.abs(w)
+    return float(w.max() / w.min())
+
+
+def _pose_and_sheet(scene: Scene, number_box, work_size, h_px: float, rng: np.random.Generator):
+    """(homography from writing-canvas px to work px, sheet extent (x0, y0, x1, y1) in
+    canvas px, desk kind or "" when the sheet fills the frame).
+
+    The sheet is the margins asked for around the number, or all the frame sees;
+    wider than MAX_SHEET_PX, its margins shrink (never the number). A pose whose sheet
+    reaches behind the camera or whose far end is more than MAX_DEPTH_RATIO times
+    farther than its near end is drawn again with half the perspective.
+    """
+    x0, y0, x1, y1 = number_box
+    perspective = scene.perspective
+    for _attempt in range(6):
+        to_work = camera.place_number(number_box, work_size, scene.rotation_deg, scene.scale, perspective, rng)
+        seen = camera.frame_in_sheet(to_work, work_size) if not scene.desk else None
+        if seen is not None and np.ptp(seen, axis=0).max() < MAX_SHEET_PX:
+            ex0, ey0 = np.floor(seen.min(axis=0)) - 4
+            ex1, ey1 = np.ceil(seen.max(axis=0)) + 4
+            desk_kind = ""
+        else:
+            ml, mt, mr, mb = (m * h_px for m in scene.sheet_margins)
+            spare_x = max(0.0, (ml + mr + x1 - x0) - MAX_SHEET_PX) / max(1e-6, ml + mr)
+            spare_y = max(0.0, (mt + mb + y1 - y0) - MAX_SHEET_PX) / max(1e-6, mt + mb)
+            ml, mr = ml * (1 - spare_x), mr * (1 - spare_x)
+            mt, mb = mt * (1 - spare_y), mb * (1 - spare_y)
+            ex0, ey0, ex1, ey1 = x0 - ml, y0 - mt, x1 + mr, y1 + mb
+            desk_kind = scene.desk or "painted"
+        extent = tuple(int(v) for v in (ex0, ey0, ex1, ey1))
+        corners = np.array([[ex0, ey0], [ex1, ey0], [ex1, ey1], [ex0, ey1]], np.float64)
+        if _depth_ratio(to_work, corners) <= MAX_DEPTH_RATIO:
+            return to_work, extent, desk_kind
+        perspective /= 2
+    return to_work, extent, desk_kind  # perspective is ~0 by now
+
+
 def render(scene: Scene, digits: MnistTest, keep_layers: bool = False) -> Rendered:
     """Render ``scene`` with MNIST test ``digits``. ``keep_layers`` keeps the intermediate
     float maps (ink, light) for tests in ``Rendered.layers``."""
@@ -107,23 +153,9 @@ def render(scene: Scene, digits: MnistTest, keep_layers: bool = False) -> Render
                         "nib_px": scene.handwriting.nib_px * supersample / scene.scale})
     writing = write_number(scene.label, hw, digits, rng)
     number_box = writing.number_box()
-    to_work = camera.place_number(number_box, work_size, scene.rotation_deg, scene.scale, scene.perspective, rng)
-
-    # The sheet's extent around the number, in writing-canvas px: the margins asked for, or
-    # all the frame sees (a sheet filling the frame), clipped to MAX_SHEET_PX.
+    to_work, (sx0, sy0, sx1, sy1), desk_kind = _pose_and_sheet(scene, number_box, work_size, h_px, rng)
     x0, y0, x1, y1 = number_box
-    seen = camera.frame_in_sheet(to_work, work_size) if not scene.desk else None
-    if seen is not None and np.ptp(seen[:, 0]) < MAX_SHEET_PX and np.ptp(seen[:, 1]) < MAX_SHEET_PX:
-        sx0, sy0 = np.floor(seen.min(axis=0)) - 4
-        sx1, sy1 = np.ceil(seen.max(axis=0)) + 4
-        desk_kind = ""
-    else:
-        ml, mt, mr, mb = (m * h_px for m in scene.sheet_margins)
-        sx0, sy0, sx1, sy1 = x0 - ml, y0 - mt, x1 + mr, y1 + mb
-        desk_kind = scene.desk or "painted"
-    sx0, sy0 = int(sx0), int(sy0)
-    sheet_w = int(min(MAX_SHEET_PX, sx1 - sx0))
-    sheet_h = int(min(MAX_SHEET_PX, sy1 - sy0))
+    sheet_w, sheet_h = sx1 - sx0, sy1 - sy0
     ink = np.zeros((sheet_h, sheet_w), np.float32)
     printed = np.zeros_like(ink)
     # Paste the writing canvas into the sheet (both may clip the other).
