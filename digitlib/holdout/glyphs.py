@@ -31,6 +31,11 @@ PEN_KINDS = ("ballpoint", "gel", "marker", "pencil", "chalk")
 # MNIST strokes peak near 1.0 and fall off over about 1 px of the 28x28.
 STROKE_CORE_LEVEL = 0.55
 
+# Centre-line points this many times wider than the digit's median stroke are in a blob;
+# more than BLOB_SHARE of them and the digit is not thinned (see redraw_with_nib).
+BLOB_WIDTH_RATIO = 1.8
+BLOB_SHARE = 0.08
+
 MNIST_INK_LEVEL = 40  # uint8 level above which an MNIST pixel counts as ink when cropping
 
 
@@ -97,6 +102,12 @@ def redraw_with_nib(intensity: np.ndarray, nib_px: float) -> np.ndarray:
     if not core.any():
         core = (intensity >= intensity.max() * 0.5).astype(np.uint8)
     centre = thin(core)
+    # A digit written so boldly that a loop filled in (a blob in an 8 or a 9) would lose the
+    # loop when thinned: a person reads the blob as a loop, a thin line as another digit.
+    # Such digits keep their own shape, as if written with a broad pen.
+    half_widths = cv2.distanceTransform(np.pad(core, 1), cv2.DIST_L2, 5)[1:-1, 1:-1][centre > 0]
+    if half_widths.size and (half_widths > BLOB_WIDTH_RATIO * np.median(half_widths)).mean() > BLOB_SHARE:
+        return np.clip((intensity - 0.3) / 0.3, 0.0, 1.0).astype(np.float32)
     to_centre = cv2.distanceTransform((1 - centre).astype(np.uint8), cv2.DIST_L2, 5)
     half = max(0.5, nib_px / 2.0)
     return np.clip(half + 0.5 - to_centre, 0.0, 1.0).astype(np.float32)

@@ -76,18 +76,18 @@ def sheet(shape: tuple[int, int], rng: np.random.Generator, colour: tuple[float,
     return np.clip(linear(colour)[None, None, :] * _fibres(shape, rng, grain)[..., None], 0, 1)
 
 
-def rule(page: np.ndarray, kind: str, pitch_px: float, origin: tuple[float, float], rng: np.random.Generator,
-         darkness: float) -> np.ndarray:
+def rule(page: np.ndarray, kind: str, pitch_px: float, line_px: float, origin: tuple[float, float],
+         rng: np.random.Generator, darkness: float) -> np.ndarray:
     """``page`` with a printed pattern: "ruled" (lines ``pitch_px`` apart, sometimes a red margin),
     "grid" (squares), "dotted" (a dot grid) or "guilloche" (interlaced waves of a security
-    print). ``origin`` (x, y) is a point the lines pass through, so a number can sit on a line.
+    print), printed ``line_px`` wide (dots twice that). ``origin`` (x, y) is a point the lines pass through, so a number can sit on a line.
     ``darkness`` 0-1 scales how much the print absorbs."""
     if kind == "plain":
         return page
     h, w = page.shape[:2]
     print_cov = np.zeros((h, w), np.float32)
     colour = RULING_COLOURS[int(rng.integers(len(RULING_COLOURS)))]
-    thickness = max(1, int(round(pitch_px / 28)))
+    thickness = max(1, int(round(line_px)))
     ox, oy = origin
     if kind in ("ruled", "grid"):
         for y in np.arange(oy % pitch_px, h, pitch_px):
@@ -103,7 +103,7 @@ def rule(page: np.ndarray, kind: str, pitch_px: float, origin: tuple[float, floa
             page = absorb(page, margin, RULING_COLOURS[3], darkness)
         return page
     if kind == "dotted":
-        radius = max(1, int(round(pitch_px / 22)))
+        radius = max(1, int(round(line_px)))
         for y in np.arange(oy % pitch_px, h, pitch_px):
             for x in np.arange(ox % pitch_px, w, pitch_px):
                 cv2.circle(print_cov, (int(round(x)), int(round(y))), radius, 1.0, -1, cv2.LINE_AA)

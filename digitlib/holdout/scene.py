@@ -56,6 +56,7 @@ class Scene:
     ruling: str = "plain"  # paper.RULINGS
     ruling_pitch: float = 1.5  # h
     ruling_darkness: float = 0.6
+    ruling_line: float = 0.02  # width of printed lines, h
     desk: str = ""  # paper.DESKS, or "" when the sheet fills the frame
     sheet_margins: tuple[float, float, float, float] = (2.0, 2.0, 2.0, 2.0)  # left, top, right, bottom, h
     rotation_deg: float = 0.0
@@ -171,7 +172,8 @@ def render(scene: Scene, digits: MnistTest, keep_layers: bool = False) -> Render
     else:
         surface = paper.sheet((sheet_h, sheet_w), rng, scene.paper_bgr, scene.grain)
         baseline = (x0 - sx0, y1 - sy0 + h_px * 0.05)  # the number sits on a line
-        surface = paper.rule(surface, scene.ruling, scene.ruling_pitch * h_px, baseline, rng, scene.ruling_darkness)
+        surface = paper.rule(surface, scene.ruling, scene.ruling_pitch * h_px, scene.ruling_line * h_px, baseline, rng,
+                             scene.ruling_darkness)
         surface = paper.absorb(surface, printed, (0.25, 0.25, 0.25), 1.0)
     laid = ink * pen_texture(ink, scene.pen, rng)
     if scene.pen == "marker":

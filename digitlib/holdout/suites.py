@@ -62,7 +62,7 @@ def clean_scene(rng: np.random.Generator) -> Scene:
     digit_px = rng.uniform(38, 80) * min(frame) / 480
     pen, nib = _pen(rng, ("ballpoint", "ballpoint", "gel", "marker"), digit_px)
     label = _number(rng, 1, 8)
-    desk = _pick(rng, DESKS) if rng.random() < 0.4 else ""
+    desk = _pick(rng, ("painted", "dark")) if rng.random() < 0.4 else ""  # mild: flat desks only
     shadow = ()
     if rng.random() < 0.25:
         shadow = (Shadow(_pick(rng, ("blob", "polygon")), rng.uniform(2, 5), rng.uniform(0.15, 0.3), rng.uniform(0.3, 1.0)),)
@@ -77,7 +77,7 @@ def clean_scene(rng: np.random.Generator) -> Scene:
         pen=pen, ink_bgr=_pick(rng, DARK_INKS), ink_density=rng.uniform(0.9, 1.2),
         paper_bgr=_pick(rng, PAPER_COLOURS[:3]), grain=rng.uniform(0.01, 0.04),
         ruling=_pick(rng, ("plain", "plain", "ruled", "grid", "dotted")), ruling_pitch=rng.uniform(1.4, 2.0),
-        ruling_darkness=rng.uniform(0.3, 0.6),
+        ruling_darkness=rng.uniform(0.3, 0.6), ruling_line=rng.uniform(0.012, 0.025),
         desk=desk, sheet_margins=tuple(rng.uniform(1.5, 4.0, 4)),
         rotation_deg=rng.uniform(-5, 5), scale=rng.uniform(0.9, 1.1), perspective=rng.uniform(0, 0.05),
         shadows=shadow, uneven_light=rng.uniform(0, 0.3), exposure=rng.uniform(0.9, 1.1),
@@ -124,7 +124,7 @@ def hard_scene(rng: np.random.Generator) -> Scene:
         surface="board" if board else "paper",
         paper_bgr=_pick(rng, PAPER_COLOURS), grain=rng.uniform(0.02, 0.08),
         ruling=_pick(rng, ("plain", "ruled", "grid", "grid", "dotted", "guilloche")), ruling_pitch=rng.uniform(0.6, 1.8),
-        ruling_darkness=rng.uniform(0.4, 1.0),
+        ruling_darkness=rng.uniform(0.4, 1.0), ruling_line=rng.uniform(0.015, 0.04),
         desk=_pick(rng, DESKS) if rng.random() < 0.7 else "", sheet_margins=margins,
         # Half the photos are held roughly level, half turned by up to 25 degrees.
         rotation_deg=rng.uniform(-25, 25) if rng.random() < 0.5 else rng.uniform(-6, 6),
@@ -156,6 +156,7 @@ def cheque_scene(rng: np.random.Generator) -> Scene:
         pen=pen, ink_bgr=_pick(rng, DARK_INKS), ink_density=rng.uniform(0.8, 1.2),
         paper_bgr=_pick(rng, PAPER_COLOURS), grain=rng.uniform(0.01, 0.05),
         ruling="guilloche", ruling_pitch=rng.uniform(0.5, 1.5), ruling_darkness=rng.uniform(0.4, 0.9),
+        ruling_line=0.02,
         desk="", sheet_margins=(3, 3, 3, 3),
         rotation_deg=rng.uniform(-4, 4), scale=rng.uniform(0.9, 1.1), perspective=rng.uniform(0, 0.06),
         uneven_light=rng.uniform(0, 0.3), exposure=rng.uniform(0.9, 1.1),
