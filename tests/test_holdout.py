@@ -12,11 +12,12 @@ import cv2
 import numpy as np
 import pytest
 
-from digitlib import bench, holdout
+from digitlib import holdout
 from digitlib.holdout import glyphs
 from digitlib.holdout.noise import NOISE_KINDS, NOISE_SIZES, noise_images
 from digitlib.holdout.scene import Scene, Shadow, render
 from digitlib.holdout.layout import Handwriting
+from digitlib.reliability import reliability_table
 
 HOLDOUT_DIR = Path(holdout.__file__).parent
 
@@ -312,7 +313,7 @@ def test_noise_images_cover_every_kind_and_size_and_repeat():
 
 
 def test_reliability_table_counts_readings_per_confidence_bin():
-    table = bench.reliability_table({"set": ([0.1, 0.95, 0.96, 0.99, 0.999, float("nan")],
+    table = reliability_table({"set": ([0.1, 0.95, 0.96, 0.99, 0.999, float("nan")],
                                              [False, True, False, True, True, False])})
     assert "| < 0.5 | 1 | 0.0 % |" in table
     assert "| 0.9 - 0.97 | 2 | 50.0 % |" in table

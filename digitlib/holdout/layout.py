@@ -40,7 +40,7 @@ class Handwriting:
     wave_amplitude: float  # h
     wave_length: float  # h
     baseline_jitter: float  # +- h per glyph
-    separators: tuple[tuple[int, str], ...] = ()  # (digits before it in the row, char)
+    separators: tuple[tuple[int, str], ...] = ()  # (digits before it, char), in the first row
     underline: bool = False
     box: str = ""  # "", "hand" or "printed"
     row_gap: float = 0.5  # blank between rows, h
