@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from digitlib.checkpoint import load_checkpoint, load_model
-from digitlib.training import EpochEvent, StepEvent, TrainConfig, recipe, train
+from digitlib.presets import recipe
+from digitlib.training import EpochEvent, StepEvent, TrainConfig, train
 
 
 def tiny(data_dir, **kw) -> TrainConfig:
@@ -106,7 +107,7 @@ def test_resume_of_finished_run_is_refused(data_dir, tmp_path):
 def test_seednet_recipe_is_the_articles():
     cfg = recipe("seednet")
     assert (cfg.optimizer, cfg.lr, cfg.momentum, cfg.batch_size, cfg.epochs, cfg.augment) == (
-        "sgd", 0.01, 0.5, 64, 5, False)
+        "sgd", 0.01, 0.5, 64, 5, "none")
 
 
 def test_init_from_starts_from_given_weights(data_dir, tmp_path):
