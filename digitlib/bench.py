@@ -136,7 +136,8 @@ def machine_line() -> str:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     return (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-        f"with {torch.get_num_threads()} threads, load average {load} at start; "
+        f"with {torch.get_num_threads()} threads (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), "
+        f"load average {load} at start; "
         f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='minutes')}"
     )
 

@@ -47,7 +47,7 @@ class TrainConfig:
 
     arch: str = "quicknet"
     epochs: int = 1
-    batch_size: int = 512
+    batch_size: int = 256
     lr: float = 0.03
     optimizer: str = "adamw"  # "sgd" (Nesterov when momentum >= 0.9) or "adamw"
     momentum: float = 0.7  # SGD's momentum, or AdamW's first beta
