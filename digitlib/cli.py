@@ -50,13 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mix your own digits into MNIST, oversampled: a personal set exported from the app's "
                         "My digits page (unzipped) or subfolders 0/ to 9/ of 28x28 images; one digit in five "
                         "is held out and tested each epoch. With --init-from, the defaults become the "
-                        "fine-tuning recipe (2 epochs, lr 0.003, the first 10,000 MNIST images)")
+                        "finetune preset (2 epochs, lr 0.003, the first 10,000 MNIST images)")
     t.add_argument("--extra-share", type=float, metavar="X",
                    help="share of each epoch made of the extra digits (default 0.2)")
     t.add_argument("--not-digits", type=float, metavar="X",
                    help="share of each epoch made of pieces that are not one digit (touching pairs, "
                         "fragments), taught as an eleventh output; 0 for ten outputs "
-                        "(default: digitnet 0.2, seednet 0)")
+                        "(default: 0.2 in the shipped preset, 0 in the others)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     _add_data_args(t)
 
@@ -127,22 +127,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def train_config(args: argparse.Namespace):
     """The run's TrainConfig: the chosen preset, then any setting given on the command line."""
-    fine_tuning = args.extra_data and args.init_from
-    name = args.preset or (FINETUNE if fine_tuning and not args.arch else None)
-    if name == FINETUNE:
+    if args.preset == FINETUNE or (args.extra_data and args.init_from and not args.preset):
         if not args.init_from:
             raise ValueError("the finetune preset needs --init-from MODEL, the model to fine-tune")
         from .checkpoint import load_checkpoint
 
-        cfg = finetune_recipe(load_checkpoint(args.init_from)["arch"])
-    elif name:
-        cfg = preset(name)
+        cfg = finetune_recipe(args.arch or load_checkpoint(args.init_from)["arch"])
+    elif args.preset:
+        cfg = preset(args.preset)
+        cfg.arch = args.arch or cfg.arch  # the preset's settings on another network
     else:
         cfg = recipe(args.arch or "quicknet")
-        if fine_tuning:
-            cfg = finetune_recipe(cfg.arch)
-    if args.arch and args.preset and args.arch != cfg.arch:
-        cfg.arch = args.arch  # the preset's settings on another network
     cfg.extra_data = args.extra_data
     for name in ("epochs", "batch_size", "lr", "optimizer", "augment", "seed", "limit", "validation",
                  "extra_share", "not_digits"):

@@ -228,3 +228,20 @@ def test_random_shift_moves_whole_digits_by_at_most_two_pixels(data_dir):
         assert any(torch.equal(a[i, 0], padded[dy : dy + 28, dx : dx + 28]) for dy in range(5) for dx in range(5))
     moved = sum(not torch.equal(a[i], x[i]) for i in range(256))
     assert moved > 200  # one in 25 stays put
+
+
+def test_cli_trains_a_preset_with_settings_changed(data_dir, tmp_path, capsys):
+    from digitlib import cli
+
+    out = tmp_path / "q.pt"
+    code = cli.main(["train", "--preset", "quick", "--epochs", "2", "--limit", "1024", "--data", str(data_dir),
+                     "--no-download", "--device", "cpu", "--out", str(out)])
+    assert code == 0, capsys.readouterr()
+    args = load_checkpoint(out)["train_args"]
+    assert (args["arch"], args["optimizer"], args["batch_size"], args["epochs"], args["limit"]) == (
+        "quicknet", "adamw", 256, 2, 1024)
+    assert "epoch 2: train loss" in capsys.readouterr().out
+    assert cli.main(["train", "--preset", "fastest", "--data", str(data_dir)]) == 2
+    assert "unknown preset 'fastest'" in capsys.readouterr().err
+    assert cli.main(["train", "--preset", "finetune", "--data", str(data_dir)]) == 2
+    assert "needs --init-from" in capsys.readouterr().err
