@@ -151,6 +151,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def _pct2(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
 def read_table(results: list[tuple[str, str, Score]]) -> str:
     """Markdown table of (set, reader, score) rows."""
     lines = [
@@ -256,6 +260,9 @@ class TrainRun:
     seed: int
     epochs: list[tuple[int, float, float]]  # (epoch, test accuracy, training seconds so far)
     wall_s: float  # whole run: data loading, training, test passes, checkpoints
+    # CPU time of the whole run, all threads: on a machine shared with other work, CPU s / threads
+    # is about what the run would take alone (OpenMP threads sleep when idle, see digitlib/__init__.py).
+    cpu_s: float
 
 
 def time_to_reach(epochs: list[tuple[int, float, float]], target: float) -> tuple[int, float] | None:
@@ -272,19 +279,19 @@ def train_tables(runs: list[TrainRun], targets: tuple[float, ...] = TARGETS) -> 
     most = max(len(r.epochs) for r in runs)
     reach_heads = [f"{100 * t:.1f} % after" for t in targets]
     lines = ["| preset | seed | " + " | ".join(f"epoch {i + 1}" for i in range(most)) +
-             " | training s | wall s | " + " | ".join(reach_heads) + " |",
-             "|---|---:|" + "---:|" * most + "---:|---:|" + "---|" * len(targets)]
+             " | training s | wall s | CPU s | " + " | ".join(reach_heads) + " |",
+             "|---|---:|" + "---:|" * most + "---:|---:|---:|" + "---|" * len(targets)]
     for run in runs:
-        accs = [_pct(a) for _, a, _ in run.epochs] + [""] * (most - len(run.epochs))
+        accs = [_pct2(a) for _, a, _ in run.epochs] + [""] * (most - len(run.epochs))
         reach = []
         for target in targets:
             got = time_to_reach(run.epochs, target)
             reach.append(f"{got[1]:.1f} s (epoch {got[0]})" if got else "not reached")
         seconds = run.epochs[-1][2] if run.epochs else 0.0
         lines.append(f"| {run.preset} | {run.seed} | " + " | ".join(accs) +
-                     f" | {seconds:.1f} | {run.wall_s:.1f} | " + " | ".join(reach) + " |")
+                     f" | {seconds:.1f} | {run.wall_s:.1f} | {run.cpu_s:.1f} | " + " | ".join(reach) + " |")
     lines += ["", "| preset | runs | final test accuracy (mean, min-max) | training s (mean) | " +
-              " | ".join(reach_heads) + " (mean) |", "|---|---:|---|---:|" + "---|" * len(targets)]
+              " | ".join(f"{h} (mean)" for h in reach_heads) + " |", "|---|---:|---|---:|" + "---|" * len(targets)]
     for name in dict.fromkeys(r.preset for r in runs):
         mine = [r for r in runs if r.preset == name and r.epochs]
         finals = [r.epochs[-1][1] for r in mine]
@@ -294,8 +301,8 @@ def train_tables(runs: list[TrainRun], targets: tuple[float, ...] = TARGETS) -> 
             got = [time_to_reach(r.epochs, target) for r in mine]
             reached = [g[1] for g in got if g]
             reach.append(f"{np.mean(reached):.1f} s ({len(reached)}/{len(mine)} runs)" if reached else "not reached")
-        lines.append(f"| {name} | {len(mine)} | {_pct(float(np.mean(finals)))} ({_pct(min(finals))}-"
-                     f"{_pct(max(finals))}) | {seconds:.1f} | " + " | ".join(reach) + " |")
+        lines.append(f"| {name} | {len(mine)} | {_pct2(float(np.mean(finals)))} ({_pct2(min(finals))}-"
+                     f"{_pct2(max(finals))}) | {seconds:.1f} | " + " | ".join(reach) + " |")
     return "\n".join(lines)
 
 
@@ -316,12 +323,12 @@ def run_preset(name: str, seed: int, args: argparse.Namespace, folder: Path) -> 
     def on_event(event) -> None:
         if isinstance(event, EpochEvent):
             epochs.append((event.epoch, event.test_accuracy, event.elapsed_s))
-            print(f"{name} seed {seed} epoch {event.epoch}: {_pct(event.test_accuracy)} after {event.elapsed_s:.1f} s",
+            print(f"{name} seed {seed} epoch {event.epoch}: {_pct2(event.test_accuracy)} after {event.elapsed_s:.1f} s",
                   file=sys.stderr, flush=True)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     train(cfg, folder / f"{name}-{seed}.pt", on_event=on_event)
-    return TrainRun(name, seed, epochs, time.perf_counter() - start)
+    return TrainRun(name, seed, epochs, time.perf_counter() - start, time.process_time() - cpu)
 
 
 def reading_load(stop: "threading.Event", root: str | None) -> None:
@@ -365,8 +372,8 @@ def bench_train(args: argparse.Namespace) -> int:
             reader.join()
             a, b = alone.epochs[-1][2], beside.epochs[-1][2]
             print(f"\n| {args.load_preset}, seed {seeds[0]} | training s | test accuracy |\n|---|---:|---:|")
-            print(f"| alone | {a:.1f} | {_pct(alone.epochs[-1][1])} |")
-            print(f"| beside a reading load | {b:.1f} | {_pct(beside.epochs[-1][1])} |")
+            print(f"| alone | {a:.1f} | {_pct2(alone.epochs[-1][1])} |")
+            print(f"| beside a reading load | {b:.1f} | {_pct2(beside.epochs[-1][1])} |")
             print(f"\nslowdown beside the reading load: {b / a:.2f}x")
     return 0
 
