@@ -341,19 +341,28 @@ def test_form_blocks_invalid_values(registry):
 def test_compare_view_draws_two_runs_on_one_chart(registry):
     at = open_page()
     finished = []
-    for seed in (1, 2):
+    for seed in (1, 2, 3):
         at.number_input(key="train_seed").set_value(seed).run()
         at.button(key="train_start").click().run()
         job = registry.latest
         assert job.wait(60) and job.status == jobs.FINISHED, job.error
         finished.append(job)
     at.run()
-    at.multiselect(key="train_compare").set_value([str(j.out) for j in finished]).run()
+    at.multiselect(key="train_compare").set_value([str(j.out) for j in finished[:2]]).run()
     assert not at.exception, at.exception
     table = chart_table(at, "Test accuracy")
     assert len(set(table["run"])) == 2
-    for job in finished:
+    for job in finished[:2]:
         (row,) = table[table["run"] == store.read_entry(job.out).label].itertuples()
         assert row.accuracy == pytest.approx(job.snapshot().epochs[-1]["test_accuracy"])
     loss = chart_table(at, "Training loss (smoothed)")
-    assert len(set(loss["run"])) == 2 and len(loss) == sum(len(j.snapshot().steps) for j in finished)
+    assert len(set(loss["run"])) == 2 and len(loss) == sum(len(j.snapshot().steps) for j in finished[:2])
+
+    # A compared run deleted: the page draws the rest without it.
+    at.multiselect(key="train_compare").set_value([str(j.out) for j in finished]).run()
+    at.selectbox(key="train_pick").set_value(str(finished[0].out)).run()
+    at.button(key="train_delete").click().run()
+    at.button(key="train_delete_yes").click().run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="train_compare").value == [str(j.out) for j in finished[1:]]
+    assert set(chart_table(at, "Test accuracy")["run"]) == {store.read_entry(j.out).label for j in finished[1:]}

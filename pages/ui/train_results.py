@@ -144,6 +144,8 @@ def compare_section(entries: list[store.ModelEntry]) -> None:
     if len(runs) < 2:
         st.caption("Train two runs (say the *quick* preset and the *article* one) to compare their curves here.")
         return
+    # A run deleted since it was picked drops out of the choice.
+    state["train_compare"] = [p for p in state.get("train_compare", []) if p in runs]
     picked = st.multiselect(
         "Compare runs", list(runs), key="train_compare", format_func=lambda p: runs[p].label,
         placeholder="Pick two or more runs", help="Their test accuracy and training loss on one chart each.",
