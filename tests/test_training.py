@@ -245,3 +245,19 @@ def test_cli_trains_a_preset_with_settings_changed(data_dir, tmp_path, capsys):
     assert "unknown preset 'fastest'" in capsys.readouterr().err
     assert cli.main(["train", "--preset", "finetune", "--data", str(data_dir)]) == 2
     assert "needs --init-from" in capsys.readouterr().err
+
+
+def test_train_benchmark_runs_presets_side_by_side_and_beside_a_reading_load(data_dir, capsys):
+    from digitlib import bench
+
+    assert bench.time_to_reach([(1, 0.96, 2.0), (2, 0.991, 4.0)], 0.975) == (2, 4.0)
+    assert bench.time_to_reach([(1, 0.96, 2.0)], 0.99) is None
+    code = bench.main(["train", "--data", str(data_dir), "--presets", "quick,article", "--seeds", "1,2",
+                       "--once", "", "--load-preset", "quick", "--limit", "1024", "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    rows = [line.split(" | ")[:2] for line in out.splitlines() if line.startswith(("| quick | ", "| article | "))]
+    # seed by seed, the presets side by side, then the mean of each
+    assert rows[:4] == [["| quick", "1"], ["| article", "1"], ["| quick", "2"], ["| article", "2"]]
+    assert ["| quick", "2"] in rows[4:] and ["| article", "2"] in rows[4:]
+    assert "| beside a reading load |" in out and "slowdown beside the reading load: " in out
