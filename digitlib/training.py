@@ -312,8 +312,8 @@ def train(
         # ---- one epoch of training ----
         model.train()
         order = _epoch_order(cfg.seed, epoch, len(data.train))
-        window_loss, window_steps, window_start = torch.zeros(()), 0, time.perf_counter()
-        epoch_loss, epoch_batches = torch.zeros(()), 0
+        window_loss, window_steps, window_start = torch.zeros((), device=device), 0, time.perf_counter()
+        epoch_loss, epoch_batches = torch.zeros((), device=device), 0
         while epoch_step < steps_per_epoch:
             if stop.is_set():
                 path = checkpoint(finished=False)
@@ -330,8 +330,8 @@ def train(
 
             # Losses add up as tensors; reading one out (.item()) waits only at each report.
             step, epoch_step = step + 1, epoch_step + 1
-            window_loss, window_steps = window_loss + loss.detach().cpu(), window_steps + 1
-            epoch_loss, epoch_batches = epoch_loss + loss.detach().cpu(), epoch_batches + 1
+            window_loss, window_steps = window_loss + loss.detach(), window_steps + 1
+            epoch_loss, epoch_batches = epoch_loss + loss.detach(), epoch_batches + 1
             if window_steps == cfg.log_every or epoch_step == steps_per_epoch:
                 seconds = time.perf_counter() - window_start
                 elapsed += seconds
@@ -343,7 +343,7 @@ def train(
                 )
                 history["steps"].append(dataclasses.asdict(event))
                 emit(event)
-                window_loss, window_steps, window_start = torch.zeros(()), 0, time.perf_counter()
+                window_loss, window_steps, window_start = torch.zeros((), device=device), 0, time.perf_counter()
 
         # ---- test, then checkpoint ----
         with torch.inference_mode():
