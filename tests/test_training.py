@@ -188,7 +188,7 @@ def test_validation_split_tests_on_held_out_training_images(data_dir, tmp_path):
     from digitlib.data import load_mnist
     from digitlib.model import MNIST_MEAN, MNIST_STD
     from digitlib.presets import preset
-    from digitlib.training import evaluate
+    from digitlib.evaluation import evaluate
 
     cfg = small(preset("quick"), data_dir, validation=1000, test_limit=None, limit=1024)
     result = train(cfg, tmp_path / "v.pt")
