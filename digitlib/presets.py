@@ -38,10 +38,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     ),
     Preset(
         "best", "Best: above 99.7 %",
-        "DigitNet with ten outputs, 20 epochs of SGD with photo-like augmentation: the most accurate recipe "
-        "(about 99.75 %; some 12 minutes on two idle CPU cores).",
-        dict(arch="digitnet", epochs=20, batch_size=128, lr=0.08, optimizer="sgd", momentum=0.9,
-             weight_decay=5e-4, schedule="onecycle", augment="photo", label_smoothing=0.0, not_digits=0.0),
+        "DigitNet with ten outputs, 10 epochs of AdamW on shifted digits: 99.72 % in its benchmark run, "
+        "about 4 minutes on two idle CPU cores.",
+        dict(arch="digitnet", epochs=10, batch_size=256, lr=0.01, optimizer="adamw", momentum=0.8,
+             weight_decay=0.0, schedule="onecycle", augment="shift", label_smoothing=0.1, not_digits=0.0),
     ),
     Preset(
         "article", "Article: the seed article's recipe",
