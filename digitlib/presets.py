@@ -2,9 +2,10 @@
 
 The CLI (``python -m digitlib train --preset NAME``), the Train page's preset picker and
 the training benchmark all start from these. A preset fills every setting of a
-``TrainConfig``; anything can be changed afterwards. Recipes were chosen on a
-validation split (the last 10,000 training images, ``TrainConfig.validation``); the
-figures in README.md and BENCHMARKS.md are on the MNIST test set.
+``TrainConfig``; anything can be changed afterwards. ``quick`` and ``best`` were chosen on a
+validation split (the last 10,000 training images, ``TrainConfig.validation``); ``article`` is
+the seed article's recipe, ``shipped`` and ``finetune`` the project's earlier ones. The figures
+in README.md and BENCHMARKS.md are on the MNIST test set.
 """
 
 from __future__ import annotations
