@@ -11,6 +11,8 @@ from .checkpoint import CheckpointError
 from .data import DATA_ENV_VAR, DataUnavailableError
 from .formatting import accuracy
 from .model import ARCHITECTURES
+from .presets import FINETUNE, PRESETS, finetune_recipe, preset, recipe
+from .training import AUGMENTATIONS
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -23,13 +25,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model on MNIST")
-    t.add_argument("--arch", default="digitnet", choices=sorted(ARCHITECTURES))
-    t.add_argument("--epochs", type=int, help="default: the architecture's recipe (digitnet 20, seednet 5)")
+    t.add_argument("--preset", help="a named recipe: " + ", ".join(f"{p.name} ({p.title.split(': ')[-1]})"
+                                                                  for p in PRESETS.values())
+                   + "; finetune (with --init-from). Default: quick, or the --arch's recipe")
+    t.add_argument("--arch", choices=sorted(ARCHITECTURES),
+                   help="without --preset: that architecture's recipe (quicknet: quick, digitnet: shipped, "
+                        "seednet: article)")
+    t.add_argument("--epochs", type=int, help="default: the preset's")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float, help="peak learning rate")
     t.add_argument("--optimizer", choices=["sgd", "adamw"])
-    t.add_argument("--no-augment", action="store_true", help="train on MNIST as it is")
+    t.add_argument("--augment", choices=AUGMENTATIONS, help="photo: rotate, slant, thicken, blur; shift: "
+                                                            "whole-pixel shifts; none")
+    t.add_argument("--no-augment", action="store_const", const="none", dest="augment", help="same as --augment none")
     t.add_argument("--seed", type=int)
+    t.add_argument("--validation", type=int, metavar="N",
+                   help="test on the last N training images instead of the test set (to choose settings)")
     t.add_argument("--limit", type=int, metavar="N", help="train on the first N training images only")
     t.add_argument("--out", help="checkpoint file, written each epoch and on stop "
                                  "(default: the --resume file, else runs/model.pt)")
@@ -39,13 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mix your own digits into MNIST, oversampled: a personal set exported from the app's "
                         "My digits page (unzipped) or subfolders 0/ to 9/ of 28x28 images; one digit in five "
                         "is held out and tested each epoch. With --init-from, the defaults become the "
-                        "fine-tuning recipe (2 epochs, lr 0.003, the first 10,000 MNIST images)")
+                        "finetune preset (2 epochs, lr 0.003, the first 10,000 MNIST images)")
     t.add_argument("--extra-share", type=float, metavar="X",
                    help="share of each epoch made of the extra digits (default 0.2)")
     t.add_argument("--not-digits", type=float, metavar="X",
                    help="share of each epoch made of pieces that are not one digit (touching pairs, "
                         "fragments), taught as an eleventh output; 0 for ten outputs "
-                        "(default: digitnet 0.2, seednet 0)")
+                        "(default: 0.2 in the shipped preset, 0 in the others)")
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     _add_data_args(t)
 
@@ -70,15 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .training import EpochEvent, finetune_recipe, recipe, train
+    from .training import EpochEvent, train
 
-    cfg = finetune_recipe(args.arch) if args.extra_data and args.init_from else recipe(args.arch)
-    cfg.extra_data = args.extra_data
-    for name in ("epochs", "batch_size", "lr", "optimizer", "seed", "limit", "extra_share", "not_digits"):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(cfg, name, value)
-    cfg.augment = cfg.augment and not args.no_augment
+    cfg = train_config(args)
     cfg.data_dir, cfg.download, cfg.device = args.data, not args.no_download, args.device
 
     # Ctrl-C asks the loop to stop after the current step; it then saves a resumable checkpoint.
@@ -118,6 +123,28 @@ def cmd_train(args: argparse.Namespace) -> int:
         if cfg.extra_data and args.init_from and not args.resume:
             print_before_after(args.init_from, result.checkpoint, cfg)
     return 0
+
+
+def train_config(args: argparse.Namespace):
+    """The run's TrainConfig: the chosen preset, then any setting given on the command line."""
+    if args.preset == FINETUNE or (args.extra_data and args.init_from and not args.preset):
+        if not args.init_from:
+            raise ValueError("the finetune preset needs --init-from MODEL, the model to fine-tune")
+        from .checkpoint import load_checkpoint
+
+        cfg = finetune_recipe(args.arch or load_checkpoint(args.init_from)["arch"])
+    elif args.preset:
+        cfg = preset(args.preset)
+        cfg.arch = args.arch or cfg.arch  # the preset's settings on another network
+    else:
+        cfg = recipe(args.arch or "quicknet")
+    cfg.extra_data = args.extra_data
+    for name in ("epochs", "batch_size", "lr", "optimizer", "augment", "seed", "limit", "validation",
+                 "extra_share", "not_digits"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(cfg, name, value)
+    return cfg
 
 
 def print_before_after(before: str, after, cfg) -> None:

@@ -335,6 +335,21 @@ def add_regional_strokes(x: torch.Tensor, labels: torch.Tensor, prob: float, gen
     return out
 
 
+def random_shift(x: torch.Tensor, max_px: int, gen: torch.Generator) -> torch.Tensor:
+    """Move each image by its own whole number of pixels, up to ``max_px`` each way.
+
+    A gather from a zero-padded copy: no resampling, so strokes stay as sharp as MNIST's,
+    and cheap enough for the fastest presets (a batch of 256 costs about a twentieth of ``augment``).
+    """
+    n, _, h, w = x.shape
+    padded = F.pad(x, (max_px, max_px, max_px, max_px))
+    dy = torch.randint(0, 2 * max_px + 1, (n, 1, 1), generator=gen)
+    dx = torch.randint(0, 2 * max_px + 1, (n, 1, 1), generator=gen)
+    rows = torch.arange(h).view(1, h, 1) + dy
+    cols = torch.arange(w).view(1, 1, w) + dx
+    return padded[torch.arange(n).view(n, 1, 1), 0, rows, cols].unsqueeze(1)
+
+
 def augment(
     x: torch.Tensor,
     gen: torch.Generator,
@@ -371,6 +386,7 @@ __all__ = [
     "mnist_present",
     "normalise",
     "oversample",
+    "random_shift",
     "resolve_data_dir",
     "to_model_input",
 ]

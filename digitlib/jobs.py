@@ -76,6 +76,7 @@ class JobSnapshot:
     ended_at: float | None
     progress: Progress
     result_step: int | None = None
+    resumed_at_step: int | None = None  # the step the resumed checkpoint had reached
 
     @property
     def active(self) -> bool:
@@ -117,6 +118,7 @@ class Job:
         self._error: str | None = None
         self._error_detail: str | None = None
         self._result: TrainResult | None = None
+        self._resumed_at_step: int | None = None
         self._rate: tuple[float, int] | None = None  # (time, step) of this job's first step event
         self._last_event_at: float | None = None
         self.started_at = time.time()
@@ -171,6 +173,7 @@ class Job:
                 steps=steps, epochs=epochs, error=self._error, error_detail=self._error_detail,
                 started_at=self.started_at, ended_at=self.ended_at, progress=self._progress_locked(),
                 result_step=self._result.step if self._result else None,
+                resumed_at_step=self._resumed_at_step,
             )
 
     def progress(self) -> Progress:
@@ -254,6 +257,7 @@ class Job:
             # ``train`` takes its settings from the checkpoint; show those, not the form's.
             saved.data_dir, saved.download = self.cfg.data_dir, self.cfg.download
             self.cfg = saved
+            self._resumed_at_step = int(state.get("step") or 0)
             self._steps = list(history.get("steps") or [])
             self._epochs = list(history.get("epochs") or [])
 

@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support import slowed_train
-from digitlib import jobs
+from digitlib import jobs, store
 from pages.ui.jobs import server_registry
 from digitlib.checkpoint import load_checkpoint
 from digitlib.training import train
@@ -119,6 +119,7 @@ def test_tiny_run_plots_growing_curves_and_finishes(registry):
     table = at.dataframe[0].value
     assert list(table["Name"])[:2] == ["shipped", job.out.stem]
     assert list(table["Status"])[1] == "finished"
+    assert list(table["Epochs"])[1] == "1"  # not "1.00"
 
 
 def chart_table(at: AppTest, title: str):
@@ -204,6 +205,10 @@ def test_stop_and_resume_continue_the_step_count(registry):
     at.run()
     assert step_counter(at) == "40 / 40"
     assert loss_points(at) == len(steps)
+    # The header names the step the run resumed at, not the first point of its curve.
+    assert f"resumed at step {stopped_at}" in texts(at.markdown), texts(at.markdown)
+    assert resumed.snapshot().resumed_at_step == stopped_at == load_checkpoint(job.out)["history"]["steps"][
+        points_before - 1]["step"] and stopped_at != steps[0]
 
 
 def test_models_use_on_recognize_and_delete_with_confirmation(registry):
@@ -245,6 +250,8 @@ def test_missing_mnist_is_reported_with_where_to_put_it(registry, tmp_path):
     at.run()
     shown = texts(at.error)
     assert "Training failed: MNIST not found in" in shown and "train-images-idx3-ubyte" in shown
+    # It failed before its first step: no empty charts, no progress bar.
+    assert not at.get("vega_lite_chart") and not at.get("progress")
 
 
 def test_crash_in_training_is_shown_and_the_checkpoint_survives(registry):
@@ -281,20 +288,81 @@ def test_unwritable_models_folder_is_reported(registry, monkeypatch, tmp_path):
     assert registry.running is None
 
 
-def test_form_fills_the_recipe_and_blocks_invalid_values(registry):
+def test_presets_fill_the_form_and_stay_editable(registry):
+    registry._jobs.clear()  # a server that has run nothing yet (earlier tests share the registry)
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.run()
-    assert at.number_input(key="train_epochs").value == 20 and at.toggle(key="train_augment").value
-    at.selectbox(key="train_arch").set_value("seednet").run()
+    assert not at.exception, at.exception
+    # An empty page points at the sidebar, where the settings are.
+    assert "Pick a preset and settings in the sidebar" in texts(at.info)
+    # The quick preset is the default.
+    assert at.selectbox(key="train_preset").value == "quick"
+    assert at.selectbox(key="train_arch").value == "quicknet"
+    assert at.number_input(key="train_epochs").value == 1 and at.number_input(key="train_batch").value == 256
+    assert at.selectbox(key="train_optimizer").value == "adamw" and at.selectbox(key="train_augment").value == "none"
+    assert "Settings changed" not in texts(at.caption)
+
+    at.selectbox(key="train_preset").set_value("article").run()
+    assert at.selectbox(key="train_arch").value == "seednet"
     assert at.number_input(key="train_epochs").value == 5
     assert at.number_input(key="train_batch").value == 64
     assert at.number_input(key="train_lr").value == pytest.approx(0.01)
     assert at.number_input(key="train_momentum").value == pytest.approx(0.5)
     assert at.selectbox(key="train_schedule").value == "constant"
-    assert not at.toggle(key="train_augment").value
+    assert at.selectbox(key="train_optimizer").value == "sgd"
+
+    # A setting changed by hand stays, and the page says the run no longer follows the preset.
+    at.number_input(key="train_epochs").set_value(2).run()
+    assert at.number_input(key="train_epochs").value == 2
+    assert "Settings changed from the *article* preset" in texts(at.caption)
+    at.button(key="train_start").click().run()
+    job = registry.latest
+    assert job.cfg.arch == "seednet" and job.cfg.epochs == 2 and job.cfg.batch_size == 64
+    job.stop()
+    assert job.wait(60)
+
+    # Picking an architecture loads the preset it starts from.
+    at.selectbox(key="train_arch").set_value("digitnet").run()
+    assert at.selectbox(key="train_preset").value == "shipped"
+    assert at.number_input(key="train_epochs").value == 20 and at.selectbox(key="train_augment").value == "photo"
+
+
+def test_form_blocks_invalid_values(registry):
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.run()
     bounds = {k: (at.number_input(key=k).min, at.number_input(key=k).max) for k in
               ("train_epochs", "train_batch", "train_lr", "train_seed", "train_limit", "train_log_every")}
     assert bounds["train_epochs"][0] == 1 and bounds["train_batch"][0] >= 1 and bounds["train_lr"][0] > 0
     assert bounds["train_seed"][0] == 0 and bounds["train_limit"] == (0, 60000) and bounds["train_log_every"][0] == 1
     # Every setting has a short note saying what it does.
     assert all(w.help for w in at.number_input) and all(w.help for w in at.selectbox if w.key != "train_pick")
+
+
+def test_compare_view_draws_two_runs_on_one_chart(registry):
+    at = open_page()
+    finished = []
+    for seed in (1, 2, 3):
+        at.number_input(key="train_seed").set_value(seed).run()
+        at.button(key="train_start").click().run()
+        job = registry.latest
+        assert job.wait(60) and job.status == jobs.FINISHED, job.error
+        finished.append(job)
+    at.run()
+    at.multiselect(key="train_compare").set_value([str(j.out) for j in finished[:2]]).run()
+    assert not at.exception, at.exception
+    table = chart_table(at, "Test accuracy")
+    assert len(set(table["run"])) == 2
+    for job in finished[:2]:
+        (row,) = table[table["run"] == store.read_entry(job.out).label].itertuples()
+        assert row.accuracy == pytest.approx(job.snapshot().epochs[-1]["test_accuracy"])
+    loss = chart_table(at, "Training loss (smoothed)")
+    assert len(set(loss["run"])) == 2 and len(loss) == sum(len(j.snapshot().steps) for j in finished[:2])
+
+    # A compared run deleted: the page draws the rest without it.
+    at.multiselect(key="train_compare").set_value([str(j.out) for j in finished]).run()
+    at.selectbox(key="train_pick").set_value(str(finished[0].out)).run()
+    at.button(key="train_delete").click().run()
+    at.button(key="train_delete_yes").click().run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="train_compare").value == [str(j.out) for j in finished[1:]]
+    assert set(chart_table(at, "Test accuracy")["run"]) == {store.read_entry(j.out).label for j in finished[1:]}

@@ -175,7 +175,8 @@ def test_time_to_reach_and_train_tables():
     epochs = [(1, 0.97, 30.0), (2, 0.991, 61.0), (3, 0.993, 90.0)]
     assert bench.time_to_reach(epochs, 0.99) == (2, 61.0)
     assert bench.time_to_reach(epochs, 0.995) is None
-    table = bench.train_tables([bench.TrainRun("seednet", epochs[:1], 40.0), bench.TrainRun("digitnet", epochs, 100.0)], 0.99)
-    assert "| seednet | 1 | 97.0 % | 30 | 40 | not reached |" in table
-    assert "| digitnet | 3 | 99.3 % | 90 | 100 | epoch 2, 61 s |" in table
-    assert "| 3 |  |  | 99.3 % | 90 |" in table
+    table = bench.train_tables([bench.TrainRun("article", 1, epochs[:1], 40.0, 70.0),
+                                bench.TrainRun("best", 1, epochs, 100.0, 190.0)])
+    assert "| article | 1 | 97.00 % |  |  | 30.0 | 40.0 | 70.0 | not reached | not reached |" in table
+    assert "| best | 1 | 97.00 % | 99.10 % | 99.30 % | 90.0 | 100.0 | 190.0 | 61.0 s (epoch 2) | 61.0 s (epoch 2) |" in table
+    assert "| best | 1 | 99.30 % (99.30 %-99.30 %) | 90.0 | 61.0 s (1/1 runs) | 61.0 s (1/1 runs) |" in table

@@ -230,7 +230,7 @@ def test_read_only_folder_for_real(tmp_path):
 
 
 def tiny_cfg(data_dir):
-    from digitlib.training import recipe
+    from digitlib.presets import recipe
 
     cfg = recipe("seednet")
     cfg.epochs, cfg.limit, cfg.test_limit, cfg.log_every = 1, 640, 300, 2

@@ -26,7 +26,8 @@ from digitlib.data import load_mnist
 from digitlib.digit_sets import load_extra
 from digitlib.evaluation import compare_models
 from digitlib.personal import PersonalSet
-from digitlib.training import EpochEvent, finetune_recipe, train
+from digitlib.presets import finetune_recipe
+from digitlib.training import EpochEvent, train
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,8 @@ import pytest
 from tests.support import slowed_train
 from digitlib.checkpoint import load_checkpoint
 from digitlib.jobs import FAILED, FINISHED, RUNNING, STOPPED, JobRegistry, JobRunning
-from digitlib.training import TrainResult, TrainConfig, recipe, train
+from digitlib.presets import recipe
+from digitlib.training import TrainResult, TrainConfig, train
 
 
 def tiny_cfg(data_dir, **changes) -> TrainConfig:

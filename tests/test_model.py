@@ -6,7 +6,8 @@ import math
 import pytest
 
 from digitlib.model import (
-    ARCHITECTURES, NOT_A_DIGIT, DigitNet, SeedNet, build_model, count_parameters, digit_probabilities, output_count,
+    ARCHITECTURES, NOT_A_DIGIT, DigitNet, QuickNet, SeedNet, build_model, count_parameters, digit_probabilities,
+    output_count,
 )
 
 
@@ -42,6 +43,13 @@ def test_seednet_output_shape():
     assert SeedNet().eval()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
+def test_quicknet_is_small_with_ten_outputs_by_default_and_eleven_on_request():
+    model = build_model("quicknet").eval()
+    assert isinstance(model, QuickNet) and 100_000 < count_parameters(model) < 120_000
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    assert output_count(build_model("quicknet", classes=NOT_A_DIGIT + 1)) == 11
+
+
 def test_build_model_by_name():
     assert isinstance(build_model("DigitNet"), DigitNet)
     assert isinstance(build_model("seednet"), SeedNet)
@@ -49,7 +57,7 @@ def test_build_model_by_name():
         build_model("seednet", classes=11)  # the article's network stays as it was
     with pytest.raises(ValueError):
         build_model("digitnet", classes=12)
-    assert set(ARCHITECTURES) == {"digitnet", "seednet"}
+    assert set(ARCHITECTURES) == {"digitnet", "quicknet", "seednet"}
     try:
         build_model("resnet")
     except ValueError as exc:

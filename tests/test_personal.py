@@ -348,7 +348,8 @@ def test_oversample_makes_the_extra_digits_a_share_of_the_epoch():
 
 def test_training_with_extra_data_tests_the_held_out_part(data_dir, tmp_path, pset):
     from digitlib.data import load_mnist
-    from digitlib.training import EpochEvent, recipe, train
+    from digitlib.presets import recipe
+    from digitlib.training import EpochEvent, train
 
     test = load_mnist(train=False, root=data_dir, download=False)
     pset.add_many(list(zip(test.images[-60:].numpy(), test.labels[-60:].tolist())))

@@ -13,7 +13,8 @@ import torch
 
 from digitlib import evaluation, store
 from digitlib.checkpoint import SHIPPED_MODEL, load_checkpoint, save_checkpoint
-from digitlib.training import recipe, train
+from digitlib.presets import recipe
+from digitlib.training import train
 
 
 @pytest.fixture(scope="module")
