@@ -24,6 +24,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -390,7 +391,7 @@ def run_preset(name: str, seed: int, args: argparse.Namespace, folder: Path) -> 
     return TrainRun(name, seed, epochs, time.perf_counter() - start, time.process_time() - cpu)
 
 
-def reading_load(stop: "threading.Event", root: str | None) -> None:
+def reading_load(stop: threading.Event, root: str | None) -> None:
     """Read synthetic photos until ``stop``, in this process, as the app's server does for visitors."""
     from .recognizer import Recognizer
     from .synth import make_suite

@@ -63,6 +63,20 @@ def _conv_bn_relu(c_in: int, c_out: int, kernel_size: int = 3) -> nn.Sequential:
     )
 
 
+def _classifier_head(features: int, classes: int, dropout: float | None = None) -> nn.Sequential:
+    """Flatten -> linear ``features`` -> 128 -> batch norm -> ReLU [-> dropout] -> linear ``classes``.
+
+    The dropout layer is there whenever ``dropout`` is given (0.0 too), so checkpoints keep their keys."""
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(features, 128, bias=False),
+        nn.BatchNorm1d(128),
+        nn.ReLU(inplace=True),
+        *([nn.Dropout(dropout)] if dropout is not None else []),
+        nn.Linear(128, classes),
+    )
+
+
 class DigitNet(nn.Module):
     """The project's default classifier: a small VGG-style CNN with batch norm.
 
@@ -84,14 +98,7 @@ class DigitNet(nn.Module):
             _conv_bn_relu(48, 96),
             nn.MaxPool2d(2),
         )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(96 * 3 * 3, 128, bias=False),
-            nn.BatchNorm1d(128),
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(128, classes),
-        )
+        self.classifier = _classifier_head(96 * 3 * 3, classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -117,13 +124,7 @@ class QuickNet(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
         )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(32 * 5 * 5, 128, bias=False),
-            nn.BatchNorm1d(128),
-            nn.ReLU(inplace=True),
-            nn.Linear(128, classes),
-        )
+        self.classifier = _classifier_head(32 * 5 * 5, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))

@@ -26,38 +26,31 @@ class Preset:
 
 
 # Every recipe lists all the settings that define it, so a change of TrainConfig's
-# defaults never changes a preset behind its back.
-_RECIPE_FIELDS = ("arch", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-                  "schedule", "augment", "label_smoothing", "not_digits")
-
-PRESETS: dict[str, Preset] = {p.name: p for p in [
-    Preset(
-        "quick", "Quick: 99 % in seconds",
-        "QuickNet, one epoch of AdamW with a one-cycle rate: about 99.2 % in a few seconds on two CPU cores.",
-        dict(arch="quicknet", epochs=1, batch_size=256, lr=0.03, optimizer="adamw", momentum=0.7,
-             weight_decay=0.0, schedule="onecycle", augment="none", label_smoothing=0.1, not_digits=0.0),
-    ),
-    Preset(
-        "best", "Best: above 99.7 %",
-        "DigitNet with ten outputs, 10 epochs of AdamW on shifted digits: 99.72 % in its benchmark run, "
-        "about 4 minutes on two idle CPU cores.",
-        dict(arch="digitnet", epochs=10, batch_size=256, lr=0.01, optimizer="adamw", momentum=0.8,
-             weight_decay=0.0, schedule="onecycle", augment="shift", label_smoothing=0.1, not_digits=0.0),
-    ),
-    Preset(
-        "article", "Article: the seed article's recipe",
-        "SeedNet trained as the article the project grew from did: SGD 0.01, momentum 0.5, batch 64, 5 epochs.",
-        dict(arch="seednet", epochs=5, batch_size=64, lr=0.01, optimizer="sgd", momentum=0.5,
-             weight_decay=0.0, schedule="constant", augment="none", label_smoothing=0.0, not_digits=0.0),
-    ),
-    Preset(
-        "shipped", "Shipped model's recipe",
-        "How the shipped reader was trained: DigitNet, 20 epochs, photo-like augmentation and a "
-        "'not one digit' output for reading photos (about 40 minutes on two CPU cores).",
-        dict(arch="digitnet", epochs=20, batch_size=128, lr=0.08, optimizer="sgd", momentum=0.9,
-             weight_decay=5e-4, schedule="onecycle", augment="photo", label_smoothing=0.0, not_digits=0.2),
-    ),
-]}
+# defaults never changes a preset behind its back: one row a preset, one column a setting.
+_RECIPE_FIELDS = ("arch", "epochs", "batch_size", "lr", "optimizer", "momentum",
+                  "weight_decay", "schedule", "augment", "label_smoothing", "not_digits")
+_RECIPES = {
+    "quick":   ("quicknet", 1,  256, 0.03, "adamw", 0.7, 0.0,    "onecycle", "none",  0.1, 0.0),
+    "best":    ("digitnet", 10, 256, 0.01, "adamw", 0.8, 0.0,    "onecycle", "shift", 0.1, 0.0),
+    "article": ("seednet",  5,  64,  0.01, "sgd",   0.5, 0.0,    "constant", "none",  0.0, 0.0),
+    "shipped": ("digitnet", 20, 128, 0.08, "sgd",   0.9, 0.0005, "onecycle", "photo", 0.0, 0.2),
+}
+_ABOUT = {  # name: (title for pickers, one sentence: what it is for and what it reaches)
+    "quick": ("Quick: 99 % in seconds",
+              "QuickNet, one epoch of AdamW with a one-cycle rate: about 99.2 % in a few seconds on two CPU cores."),
+    "best": ("Best: above 99.7 %",
+             "DigitNet with ten outputs, 10 epochs of AdamW on shifted digits: 99.72 % in its benchmark run, "
+             "about 4 minutes on two idle CPU cores."),
+    "article": ("Article: the seed article's recipe",
+                "SeedNet trained as the article the project grew from did: SGD 0.01, momentum 0.5, batch 64, "
+                "5 epochs."),
+    "shipped": ("Shipped model's recipe",
+                "How the shipped reader was trained: DigitNet, 20 epochs, photo-like augmentation and a "
+                "'not one digit' output for reading photos (about 40 minutes on two CPU cores)."),
+}
+PRESETS: dict[str, Preset] = {
+    name: Preset(name, *_ABOUT[name], dict(zip(_RECIPE_FIELDS, row))) for name, row in _RECIPES.items()
+}
 
 # The recipe each architecture starts from when it is picked on its own.
 ARCH_PRESETS = {"quicknet": "quick", "digitnet": "shipped", "seednet": "article"}

@@ -47,3 +47,28 @@ def slowed_train(delay: float):
         return train(cfg, out, on_event=slow, stop=stop, resume=resume, init_from=init_from)
 
     return run
+
+
+class CountedClassifier:
+    """Counts what ``recognizer.read`` asks its classifier (batch sizes in ``batches``) while in use::
+
+        with CountedClassifier(recognizer) as counted:
+            recognizer.read(image)
+        sum(counted.batches)   # digit images asked about
+    """
+
+    def __init__(self, recognizer) -> None:
+        self.recognizer, self.batches = recognizer, []
+
+    def __enter__(self) -> "CountedClassifier":
+        classify = self.recognizer.classify
+
+        def counted(digits, **kwargs):
+            self.batches.append(len(digits))
+            return classify(digits, **kwargs)
+
+        self.recognizer.classify = counted
+        return self
+
+    def __exit__(self, *exc) -> None:
+        del self.recognizer.classify  # back to the class's method

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from digitlib.reading import decode
 from digitlib import Reading
 from digitlib.reading.pipeline import MAX_CLASSIFIED
+from tests.support import CountedClassifier
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,27 +60,18 @@ def read_or_refuse(recognizer, image) -> str:
     """Recognizer.read: "read" for a Reading, "refused" for a ValueError with a message; any
     other exception propagates and fails the test, and so does a reading that asks the
     classifier about more digit images than ``MAX_CLASSIFIED``."""
-    asked = []
-    classify = recognizer.classify
-
-    def counted(digits, **kwargs):
-        asked.append(len(digits))
-        return classify(digits, **kwargs)
-
-    recognizer.classify = counted
-    try:
-        reading = recognizer.read(image)
-    except ValueError as exc:
-        message = str(exc)
-        assert message.strip() and "\n" not in message and "Traceback" not in message, repr(message)
-        outcome = "refused"
-    else:
-        assert isinstance(reading, Reading)
-        assert isinstance(reading.text, str) and all(ch.isdigit() or ch == "\n" for ch in reading.text)
-        outcome = "read"
-    finally:
-        del recognizer.classify  # back to the class's method
-    assert sum(asked) <= MAX_CLASSIFIED, f"asked about {sum(asked)} digit images"
+    with CountedClassifier(recognizer) as counted:
+        try:
+            reading = recognizer.read(image)
+        except ValueError as exc:
+            message = str(exc)
+            assert message.strip() and "\n" not in message and "Traceback" not in message, repr(message)
+            outcome = "refused"
+        else:
+            assert isinstance(reading, Reading)
+            assert isinstance(reading.text, str) and all(ch.isdigit() or ch == "\n" for ch in reading.text)
+            outcome = "read"
+    assert sum(counted.batches) <= MAX_CLASSIFIED, f"asked about {sum(counted.batches)} digit images"
     if currently_in_test_context():
         event(outcome)  # --hypothesis-show-statistics tells how many cases were read and refused
     return outcome

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support import read_sample_labels
+from tests.support import CountedClassifier, read_sample_labels
 from digitlib.reading import binarise, blobs, coverage, decode, illumination, lines, merge, mnist, pipeline, rows, split
 from digitlib.data import load_mnist
 from digitlib.recognizer import ReadOptions
@@ -588,19 +588,9 @@ def noise_images() -> dict[str, np.ndarray]:
 def test_noise_costs_few_classifier_batches_and_reads_no_number(recognizer, name):
     """Noise is many specks: merging them once asked the classifier about each stacked pair in
     its own call (an 80x80 image of dots took ~230 calls and up to 20 s under load)."""
-    batches = []
-    classify = recognizer.classify
-
-    def counted(digits, **kwargs):
-        batches.append(len(digits))
-        return classify(digits, **kwargs)
-
-    recognizer.classify = counted
-    try:
+    with CountedClassifier(recognizer) as counted:
         reading = recognizer.read(noise_images()[name])
-    finally:
-        del recognizer.classify
-    assert len(batches) <= 40 and sum(batches) <= pipeline.MAX_CLASSIFIED
+    assert len(counted.batches) <= 40 and sum(counted.batches) <= pipeline.MAX_CLASSIFIED
     assert reading.text == "" and "No digits were found in this image." in reading.warnings
 
 
