@@ -1,6 +1,10 @@
-"""Numbers as people read them: confidences and accuracies as percentages."""
+"""Text for people: confidences and accuracies as percentages, the machine a benchmark ran on."""
 
 from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
 
 
 def percent(p: float) -> str:
@@ -20,6 +24,20 @@ def percent(p: float) -> str:
     return f"{p:.0%}"
 
 
-def accuracy(value: float | None, missing: str = "n/a") -> str:
+def accuracy(value: float | None, missing: str = "n/a", decimals: int = 2) -> str:
     """An accuracy (a fraction) with two decimals, 0.99123 -> "99.12%"; ``missing`` for None."""
-    return f"{value:.2%}" if value is not None else missing
+    return f"{value:.{decimals}%}" if value is not None else missing
+
+
+def machine_line() -> str:
+    """CPU, cores, torch threads, OpenMP waiting, load average and time: the first line of a benchmark."""
+    import torch
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__} "
+        f"with {torch.get_num_threads()} threads (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}), "
+        f"load average {load} at start; "
+        f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='minutes')}"
+    )
+

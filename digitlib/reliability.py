@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .formatting import accuracy
+
 
 class ConfidenceRecorder:
     """Our reader as a ``Reader`` (image -> text) that also keeps each reading's
@@ -33,7 +35,7 @@ def reliability_table(groups: dict[str, tuple[list[float], list[bool]]]) -> str:
     def cell(conf: np.ndarray, exact: np.ndarray, low: float, high: float) -> str:
         chosen = (conf >= low) & (conf < high)
         count = int(chosen.sum())
-        return f"{count} | " + (f"{100 * float(exact[chosen].mean()):.1f} %" if count else "-")
+        return f"{count} | " + (accuracy(float(exact[chosen].mean()), decimals=1) if count else "-")
 
     names = list(groups)
     lines = ["| confidence | " + " | ".join(f"{n}: readings | {n}: exact" for n in names) + " |",

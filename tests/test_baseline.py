@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from digitlib import bench
+from digitlib import bench, bench_train
 from digitlib.baselines import SeedBaseline
 from digitlib.baselines import seed
 from digitlib.checkpoint import SHIPPED_SEEDNET, load_model
@@ -173,10 +173,10 @@ def test_read_bench_runs_end_to_end(data_dir, samples_dir, capsys):
 
 def test_time_to_reach_and_train_tables():
     epochs = [(1, 0.97, 30.0), (2, 0.991, 61.0), (3, 0.993, 90.0)]
-    assert bench.time_to_reach(epochs, 0.99) == (2, 61.0)
-    assert bench.time_to_reach(epochs, 0.995) is None
-    table = bench.train_tables([bench.TrainRun("article", 1, epochs[:1], 40.0, 70.0),
-                                bench.TrainRun("best", 1, epochs, 100.0, 190.0)])
-    assert "| article | 1 | 97.00 % |  |  | 30.0 | 40.0 | 70.0 | not reached | not reached |" in table
-    assert "| best | 1 | 97.00 % | 99.10 % | 99.30 % | 90.0 | 100.0 | 190.0 | 61.0 s (epoch 2) | 61.0 s (epoch 2) |" in table
-    assert "| best | 1 | 99.30 % (99.30 %-99.30 %) | 90.0 | 61.0 s (1/1 runs) | 61.0 s (1/1 runs) |" in table
+    assert bench_train.time_to_reach(epochs, 0.99) == (2, 61.0)
+    assert bench_train.time_to_reach(epochs, 0.995) is None
+    table = bench_train.train_tables([bench_train.TrainRun("article", 1, epochs[:1], 40.0, 70.0),
+                                bench_train.TrainRun("best", 1, epochs, 100.0, 190.0)])
+    assert "| article | 1 | 97.00% |  |  | 30.0 | 40.0 | 70.0 | not reached | not reached |" in table
+    assert "| best | 1 | 97.00% | 99.10% | 99.30% | 90.0 | 100.0 | 190.0 | 61.0 s (epoch 2) | 61.0 s (epoch 2) |" in table
+    assert "| best | 1 | 99.30% (99.30%-99.30%) | 90.0 | 61.0 s (1/1 runs) | 61.0 s (1/1 runs) |" in table

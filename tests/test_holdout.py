@@ -315,8 +315,8 @@ def test_noise_images_cover_every_kind_and_size_and_repeat():
 def test_reliability_table_counts_readings_per_confidence_bin():
     table = reliability_table({"set": ([0.1, 0.95, 0.96, 0.99, 0.999, float("nan")],
                                              [False, True, False, True, True, False])})
-    assert "| < 0.5 | 1 | 0.0 % |" in table
-    assert "| 0.9 - 0.97 | 2 | 50.0 % |" in table
-    assert "| >= 0.97 | 2 | 100.0 % |" in table
-    assert "| **>= 0.9** | 4 | 75.0 % |" in table
+    assert "| < 0.5 | 1 | 0.0% |" in table
+    assert "| 0.9 - 0.97 | 2 | 50.0% |" in table
+    assert "| >= 0.97 | 2 | 100.0% |" in table
+    assert "| **>= 0.9** | 4 | 75.0% |" in table
     assert "| 0.5 - 0.8 | 0 | - |" in table
