@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -137,11 +138,27 @@ def train_ink(cfg: InkTrainConfig, out: str | os.PathLike, data_dir=None, downlo
     return InkTrainResult(Path(out), params, seconds, render_seconds, running, validation)
 
 
-def compare_on_pages(n: int, seed: int, clean_mask: Callable[[np.ndarray], np.ndarray], model: InkNet | None = None,
-                     data_dir=None, download: bool = True) -> tuple[MaskScores, MaskScores, float]:
-    """Scores of the learned ink mask and of ``clean_mask(bgr) -> bool (H, W)`` (the threshold
-    path) on ``n`` 640x480 pages of the training generator (validation stream), and the
-    network's mean milliseconds per page."""
+def threshold_mask(bgr: np.ndarray) -> np.ndarray:
+    """The threshold path's ink mask, bool (H, W), of a BGR uint8 (H, W, 3) photo: what its
+    "Cleaned" stage keeps (lines, specks and edges removed), at the photo's size."""
+    from .pipeline import STAGES, Work
+    from .recognizer import ReadOptions
+
+    work = Work(source=bgr, options=ReadOptions(), classify=None)
+    for _, stage in STAGES:
+        stage(work)
+        if work.clean is not None:
+            break
+    if work.scale != 1.0:
+        return cv2.resize(work.clean.view(np.uint8), bgr.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+    return work.clean
+
+
+def compare_on_pages(n: int, seed: int, model: InkNet | None = None, data_dir=None,
+                     download: bool = True) -> tuple[MaskScores, MaskScores, float]:
+    """Scores of the learned ink mask and of the threshold path's (``threshold_mask``) on
+    ``n`` 640x480 pages of the training generator (validation stream, MNIST training
+    digits), and the network's mean milliseconds per page."""
     digits = load_mnist(train=True, root=data_dir, download=download)
     images, targets = make_ink_pages(n, seed + VALIDATION_SEED_OFFSET, digits, EVAL_SIZE, EVAL_UNIT)
     learned, threshold, spent = [], [], 0.0
@@ -149,5 +166,5 @@ def compare_on_pages(n: int, seed: int, clean_mask: Callable[[np.ndarray], np.nd
         t = time.perf_counter()
         learned.append(ink_probability(image, model) > 0.5)
         spent += time.perf_counter() - t
-        threshold.append(clean_mask(image))
+        threshold.append(threshold_mask(image))
     return mask_scores(np.stack(learned), targets), mask_scores(np.stack(threshold), targets), 1000 * spent / max(1, n)

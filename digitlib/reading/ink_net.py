@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "ink_net.pt"
 NET_SHORT_SIDE = 192  # px: a 640x480 frame is read at 256x192
+NET_LONG_SIDE = 768  # px at most: a strip-shaped image is not enlarged without bound
 WIDTHS = (8, 16, 24, 32, 48)  # channels at 1, 1/2, 1/4, 1/8 and 1/16 of the working scale
 ALIGN = 2 ** (len(WIDTHS) - 1)  # the input is padded to a multiple of this
 
@@ -99,14 +100,15 @@ def shipped_ink_net(path: str = str(WEIGHTS)) -> InkNet:
 def ink_probability(image: np.ndarray, model: InkNet | None = None) -> np.ndarray:
     """Digit-ink probability float32 (H, W) in [0, 1] of a grey uint8 (H, W) or BGR uint8 (H, W, 3) photo.
 
-    The photo is resized so its shorter side is NET_SHORT_SIDE, padded (edge
+    The photo is resized so its shorter side is NET_SHORT_SIDE (its longer side at
+    most NET_LONG_SIDE), padded (edge
     replication) to a multiple of ALIGN, run through the network, and the map
     is resized back to (H, W) bilinearly.
     """
     model = model if model is not None else shipped_ink_net()
     bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
     h, w = bgr.shape[:2]
-    scale = NET_SHORT_SIDE / min(h, w)
+    scale = min(NET_SHORT_SIDE / min(h, w), NET_LONG_SIDE / max(h, w))
     nw, nh = max(ALIGN, round(w * scale)), max(ALIGN, round(h * scale))
     small = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     pad_h, pad_w = -nh % ALIGN, -nw % ALIGN
