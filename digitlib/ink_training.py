@@ -141,8 +141,8 @@ def train_ink(cfg: InkTrainConfig, out: str | os.PathLike, data_dir=None, downlo
 def threshold_mask(bgr: np.ndarray) -> np.ndarray:
     """The threshold path's ink mask, bool (H, W), of a BGR uint8 (H, W, 3) photo: what its
     "Cleaned" stage keeps (lines, specks and edges removed), at the photo's size."""
-    from .pipeline import STAGES, Work
-    from .recognizer import ReadOptions
+    from .reading.pipeline import STAGES, Work
+    from .reading.result import ReadOptions
 
     work = Work(source=bgr, options=ReadOptions(), classify=None)
     for _, stage in STAGES:

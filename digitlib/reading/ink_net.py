@@ -19,6 +19,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..files import write_atomic
+
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "ink_net.pt"
 NET_SHORT_SIDE = 192  # px: a 640x480 frame is read at 256x192
 NET_LONG_SIDE = 768  # px at most: a strip-shaped image is not enlarged without bound
@@ -73,8 +75,6 @@ def to_input(bgr: np.ndarray) -> torch.Tensor:
 
 def save_weights(model: InkNet, path: str | Path, info: dict) -> None:
     """Write the network's weights (fp16) and how it was made, atomically."""
-    from ..checkpoint import write_atomic
-
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     payload = {"state_dict": state, "widths": list(model_widths(model)), "net_short_side": NET_SHORT_SIDE, "info": info}
     write_atomic(path, lambda f: torch.save(payload, f))
