@@ -223,13 +223,15 @@ def suite_cases(suite: str, n: int, seed: int, root: str | None) -> tuple[str, l
 def bench_read(args: argparse.Namespace) -> int:
     from . import holdout, synth
     from .baselines import SeedBaseline
+    from .reading.result import ReadOptions
     from .recognizer import Recognizer
     from .reliability import ConfidenceRecorder, reliability_table
 
     ours, baseline = "ours", "seed baseline"
     recognizer = Recognizer(args.model)
+    options = ReadOptions(ink=args.ink) if args.ink else ReadOptions()
     seed_baseline = SeedBaseline(args.baseline_model)
-    our_reader = ConfidenceRecorder(recognizer)
+    our_reader = ConfidenceRecorder(recognizer, options)
     readers: dict[str, Reader] = {ours: our_reader, baseline: seed_baseline.read_text}
 
     sets: list[tuple[str, list[str], list[np.ndarray], list[str]]] = []  # (name, ids, images, labels)
@@ -451,6 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-samples", action="store_true", help="synthetic suites only")
     r.add_argument("--n", type=int, default=300, help="images per synthetic suite (default 300)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--ink", choices=["learned", "threshold"], default=None,
+                   help="our reader's ink stage (default: ReadOptions' default)")
     r.add_argument("--suites", default=None,
                    help="comma-separated suites (default: clean,hard,holdout-clean,holdout-hard,holdout-cheque; '' for none)")
     r.add_argument("--no-noise", action="store_true", help="skip timing the images with no number")
