@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .data import load_mnist
 from .ink_pages import SCENE_SIZE, make_ink_pages
-from .reading.ink_net import WIDTHS, InkNet, ink_probability, save_weights, to_input
+from .reading.ink_net import WIDTHS, InkNet, ink_mask, ink_probability, save_weights, to_input
 
 VALIDATION_SEED_OFFSET = 1_000_003  # validation scenes come from a stream training never draws from
 EVAL_SIZE, EVAL_UNIT = (640, 480), 2.5  # webcam-sized pages, read by the network at 256x192
@@ -156,7 +156,7 @@ def threshold_mask(bgr: np.ndarray) -> np.ndarray:
 
 def compare_on_pages(n: int, seed: int, model: InkNet | None = None, data_dir=None,
                      download: bool = True) -> tuple[MaskScores, MaskScores, float]:
-    """Scores of the learned ink mask and of the threshold path's (``threshold_mask``) on
+    """Scores of the learned ink mask (``ink_mask``) and of the threshold path's (``threshold_mask``) on
     ``n`` 640x480 pages of the training generator (validation stream, MNIST training
     digits), and the network's mean milliseconds per page."""
     digits = load_mnist(train=True, root=data_dir, download=download)
@@ -164,7 +164,7 @@ def compare_on_pages(n: int, seed: int, model: InkNet | None = None, data_dir=No
     learned, threshold, spent = [], [], 0.0
     for image in images:
         t = time.perf_counter()
-        learned.append(ink_probability(image, model) > 0.5)
+        learned.append(ink_mask(ink_probability(image, model)))
         spent += time.perf_counter() - t
         threshold.append(threshold_mask(image))
     return mask_scores(np.stack(learned), targets), mask_scores(np.stack(threshold), targets), 1000 * spent / max(1, n)

@@ -11,6 +11,7 @@ separators, underlines, boxes, shadows and paper edges are not ink.
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import cv2
@@ -20,6 +21,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..files import write_atomic
+from .binarise import per_label, seeded_components
+from .blobs import typical_height_of
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "ink_net.pt"
 NET_SHORT_SIDE = 192  # px: a 640x480 frame is read at 256x192
@@ -97,23 +100,58 @@ def shipped_ink_net(path: str = str(WEIGHTS)) -> InkNet:
     return load_ink_net(path)
 
 
+INK_SURE = 0.5  # a pixel this likely to be ink is ink
+INK_JOINS = 0.25  # a less likely one is ink where it joins a sure one (hysteresis)
+# Digit heights (px at the network's scale) it was trained on are 8-64; outside this
+# range a second pass brings them to NET_DIGIT_HEIGHT.
+NET_DIGIT_RANGE = (12.0, 48.0)
+NET_DIGIT_HEIGHT = 28.0
+NET_MIN_SHORT_SIDE, NET_MAX_SHORT_SIDE = 64, 320  # px: the second pass's size stays within these
+
+
 def ink_probability(image: np.ndarray, model: InkNet | None = None) -> np.ndarray:
     """Digit-ink probability float32 (H, W) in [0, 1] of a grey uint8 (H, W) or BGR uint8 (H, W, 3) photo.
 
     The photo is resized so its shorter side is NET_SHORT_SIDE (its longer side at
-    most NET_LONG_SIDE), padded (edge
-    replication) to a multiple of ALIGN, run through the network, and the map
-    is resized back to (H, W) bilinearly.
+    most NET_LONG_SIDE) and run through the network. When the digits it finds
+    there are far from the sizes it was trained on (a single digit filling the
+    frame, a small number on a large page), it runs again at the scale that makes
+    them NET_DIGIT_HEIGHT tall. The map is resized back to (H, W) bilinearly.
     """
     model = model if model is not None else shipped_ink_net()
     bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
     h, w = bgr.shape[:2]
     scale = min(NET_SHORT_SIDE / min(h, w), NET_LONG_SIDE / max(h, w))
+    prob = _run(model, bgr, scale)
+    digit_h = _typical_height(ink_mask(prob))
+    if digit_h and not NET_DIGIT_RANGE[0] <= digit_h <= NET_DIGIT_RANGE[1]:
+        wanted = scale * NET_DIGIT_HEIGHT / digit_h
+        wanted = min(max(wanted, NET_MIN_SHORT_SIDE / min(h, w)), NET_MAX_SHORT_SIDE / min(h, w), NET_LONG_SIDE / max(h, w))
+        if abs(math.log(wanted / scale)) > math.log(1.25):
+            prob = _run(model, bgr, wanted)
+    return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _run(model: InkNet, bgr: np.ndarray, scale: float) -> np.ndarray:
+    """float32 probability map of BGR uint8 ``bgr`` resized by ``scale`` (padded to ALIGN by edge replication)."""
+    h, w = bgr.shape[:2]
     nw, nh = max(ALIGN, round(w * scale)), max(ALIGN, round(h * scale))
     small = cv2.resize(bgr, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    pad_h, pad_w = -nh % ALIGN, -nw % ALIGN
-    small = cv2.copyMakeBorder(small, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE)
+    small = cv2.copyMakeBorder(small, 0, -nh % ALIGN, 0, -nw % ALIGN, cv2.BORDER_REPLICATE)
     with torch.inference_mode():
         logits = model(to_input(small))[0, 0, :nh, :nw]
-    prob = torch.sigmoid(logits).numpy()
-    return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+    return torch.sigmoid(logits).numpy()
+
+
+def _typical_height(mask: np.ndarray) -> float:
+    """The typical height (px) of the digit-sized components of a bool (H, W) mask; 0.0 for none."""
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8)
+    return typical_height_of(stats[1:, cv2.CC_STAT_HEIGHT].tolist())
+
+
+def ink_mask(probability: np.ndarray) -> np.ndarray:
+    """Digit ink, bool (H, W), from a float32 (H, W) probability map, by hysteresis: pixels
+    over INK_JOINS joined to one over INK_SURE. The network is least sure along thin,
+    faint strokes, and a gap there breaks a "0" into two pieces that read as digits."""
+    n, labels = cv2.connectedComponents((probability > INK_JOINS).view(np.uint8), connectivity=8)
+    return per_label(seeded_components(labels, n, probability > INK_SURE), labels)

@@ -166,7 +166,7 @@ def stage_learned_ink(w: Work) -> np.ndarray:
     # and paper edges stay out of the mask, so no line removal follows. The flattened
     # ink (w.ink) still gives the strokes their strength when a digit is normalised.
     w.ink_probability = ink_net.ink_probability(w.bgr)
-    w.binary = w.ink_probability > 0.5
+    w.binary = ink_net.ink_mask(w.ink_probability)
     return (w.ink_probability * 255 + 0.5).astype(np.uint8)
 
 
