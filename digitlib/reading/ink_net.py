@@ -102,9 +102,9 @@ def shipped_ink_net(path: str = str(WEIGHTS)) -> InkNet:
 
 INK_SURE = 0.5  # a pixel this likely to be ink is ink
 INK_JOINS = 0.25  # a less likely one is ink where it joins a sure one (hysteresis)
-# Digit heights (px at the network's scale) it was trained on are 8-64; outside this
+# Digit heights (px at the network's scale) it was trained on are 8-64 (their components a little taller); outside this
 # range a second pass brings them to NET_DIGIT_HEIGHT.
-NET_DIGIT_RANGE = (12.0, 48.0)
+NET_DIGIT_RANGE = (10.0, 72.0)
 NET_DIGIT_HEIGHT = 28.0
 NET_MIN_SHORT_SIDE, NET_MAX_SHORT_SIDE = 64, 320  # px: the second pass's size stays within these
 
