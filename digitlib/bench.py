@@ -199,13 +199,14 @@ def suite_cases(suite: str, n: int, seed: int, root: str | None) -> tuple[str, l
 def bench_read(args: argparse.Namespace) -> int:
     from . import holdout, synth
     from .baselines import SeedBaseline
+    from .reading.result import ReadOptions
     from .recognizer import Recognizer
     from .reliability import ConfidenceRecorder, reliability_table
 
     ours, baseline = "ours", "seed baseline"
     recognizer = Recognizer(args.model)
     seed_baseline = SeedBaseline(args.baseline_model)
-    our_reader = ConfidenceRecorder(recognizer)
+    our_reader = ConfidenceRecorder(recognizer, ReadOptions(ink=args.ink) if args.ink else None)
     readers: dict[str, Reader] = {ours: our_reader, baseline: seed_baseline.read_text}
 
     sets: list[tuple[str, list[str], list[np.ndarray], list[str]]] = []  # (name, ids, images, labels)
@@ -296,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-samples", action="store_true", help="synthetic suites only")
     r.add_argument("--n", type=int, default=300, help="images per synthetic suite (default 300)")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--ink", choices=["learned", "threshold"], help="our reader's ink stage (default: ReadOptions')")
     r.add_argument("--suites", default=None,
                    help="comma-separated suites (default: clean,hard,holdout-clean,holdout-hard,holdout-cheque; '' for none)")
     r.add_argument("--no-noise", action="store_true", help="skip timing the images with no number")

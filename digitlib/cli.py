@@ -1,4 +1,4 @@
-"""Command line: ``python -m digitlib train|evaluate|read|photo-digits``."""
+"""Command line: ``python -m digitlib train|evaluate|read|photo-digits|train-ink``."""
 
 from __future__ import annotations
 
@@ -70,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=None, help="default: digitlib.synth.PHOTO_DIGITS_SEED")
     d.add_argument("--model", default=None, help="checkpoint that reads the photos (default: the shipped model)")
     _add_data_args(d)
+
+    k = sub.add_parser("train-ink", help="train the learned ink stage on synthetic scenes (seeded, reproducible)")
+    k.add_argument("--out", default="runs/ink_net.pt", help="weights file (default runs/ink_net.pt; "
+                                                            "the shipped one is digitlib/weights/ink_net.pt)")
+    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--pages", type=int, help="training scenes to render (default 8000)")
+    k.add_argument("--steps", type=int, help="training steps (default 2000)")
+    k.add_argument("--batch-size", type=int, help="scenes per step (default 16)")
+    k.add_argument("--lr", type=float, help="peak learning rate (default 0.003)")
+    k.add_argument("--val-pages", type=int, help="validation scenes (default 256)")
+    k.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    _add_data_args(k)
 
     r = sub.add_parser("read", help="read the number in one or more images")
     r.add_argument("images", nargs="+")
@@ -219,9 +231,25 @@ def cmd_photo_digits(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_ink(args: argparse.Namespace) -> int:
+    from .ink_training import InkTrainConfig, train_ink
+
+    cfg = InkTrainConfig(seed=args.seed)
+    for name in ("pages", "steps", "batch_size", "lr", "val_pages", "threads"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(cfg, name, value)
+    result = train_ink(cfg, args.out, data_dir=args.data, download=not args.no_download,
+                       log=lambda line: print(line, flush=True))
+    print(f"done: {result.params} parameters, {result.seconds:.0f} s, validation IoU {result.validation.iou:.3f}, "
+          f"saved {result.path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "read": cmd_read, "photo-digits": cmd_photo_digits}
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "read": cmd_read, "photo-digits": cmd_photo_digits,
+                "train-ink": cmd_train_ink}
     try:
         return commands[args.command](args)
     except (DataUnavailableError, CheckpointError, ValueError, OSError) as exc:

@@ -10,15 +10,17 @@ from .formatting import accuracy
 
 class ConfidenceRecorder:
     """Our reader as a ``Reader`` (image -> text) that also keeps each reading's
-    ``Reading.confidence``, in call order (NaN where the reader raised)."""
+    ``Reading.confidence``, in call order (NaN where the reader raised). ``options``:
+    the ``ReadOptions`` to read with (None: the defaults)."""
 
-    def __init__(self, recognizer) -> None:
+    def __init__(self, recognizer, options=None) -> None:
         self.recognizer = recognizer
+        self.options = options
         self.confidences: list[float] = []
 
     def __call__(self, image: np.ndarray) -> str:
         self.confidences.append(float("nan"))
-        reading = self.recognizer.read(image)
+        reading = self.recognizer.read(image, self.options)
         self.confidences[-1] = float(reading.confidence)
         return reading.text
 

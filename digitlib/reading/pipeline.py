@@ -15,7 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import binarise, blobs as bl, decode, illumination, lines, merge, mnist, rows, split
+from . import binarise, blobs as bl, decode, illumination, ink_net, lines, merge, mnist, rows, split
 from .coverage import left_out_marks
 from .draw import draw_candidates, mask_to_image, montage
 from .result import ReadOptions
@@ -85,6 +85,7 @@ class Work:
     ink: np.ndarray | None = None
     binary: np.ndarray | None = None
     clean: np.ndarray | None = None
+    ink_probability: np.ndarray | None = None  # float32 (H, W), learned ink only
     blobs: list[bl.Blob] = field(default_factory=list)
     digit_height: float = 0.0
     probs: np.ndarray | None = None
@@ -151,7 +152,28 @@ def stage_clean(w: Work) -> np.ndarray:
     if trimmed is not mask:
         mask = trimmed
         labels, stats = binarise.components(mask)
-    w.clean = binarise.drop_specks_and_edges(labels, stats, max(6, int(0.0002 * h * wd)))
+    w.clean = binarise.drop_specks_and_edges(labels, stats, speck_area(h, wd))
+    return mask_to_image(w.clean)
+
+
+def speck_area(h: int, wd: int) -> int:
+    """Components of fewer pixels than this in an (h, wd) mask are specks, not ink worth reading."""
+    return max(6, int(0.0002 * h * wd))
+
+
+def stage_learned_ink(w: Work) -> np.ndarray:
+    # The network marks digit ink only: ruled and grid lines, boxes, separators, shadows
+    # and paper edges stay out of the mask, so no line removal follows. The flattened
+    # ink (w.ink) still gives the strokes their strength when a digit is normalised.
+    w.ink_probability = ink_net.ink_probability(w.bgr)
+    w.binary = ink_net.ink_mask(w.ink_probability)
+    return (w.ink_probability * 255 + 0.5).astype(np.uint8)
+
+
+def stage_clean_learned(w: Work) -> np.ndarray:
+    h, wd = w.binary.shape
+    labels, stats = binarise.components(w.binary)
+    w.clean = binarise.drop_specks_and_edges(labels, stats, speck_area(h, wd))
     return mask_to_image(w.clean)
 
 
@@ -199,6 +221,12 @@ STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
 ]
 
 
+LEARNED_STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = STAGES[:4] + [
+    ("5. Ink probability (learned)", stage_learned_ink),
+    ("6. Cleaned (specks, edges removed)", stage_clean_learned),
+] + STAGES[6:]
+
+
 def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> PipelineResult:
     """Run every stage on ``image``; ValueError if it is not a readable image.
 
@@ -208,7 +236,7 @@ def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> Pipeline
     work = Work(source=image, options=options, classify=BudgetedClassify(classify, MAX_CLASSIFIED))
     stages = []
     try:
-        for name, stage in STAGES:
+        for name, stage in (LEARNED_STAGES if options.ink == "learned" else STAGES):
             stages.append((name, stage(work)))
     except WorkBudgetExceeded:
         work.blobs, work.probs = [], np.zeros((0, 10), np.float32)

@@ -17,18 +17,23 @@ class ReadOptions:
     """The few knobs that rescue a bad photo; the defaults suit most photos and scans.
 
     polarity: "auto", "dark" (dark ink on light paper) or "light" (light strokes
-    on a dark background, like MNIST). min_digit_height: ignore marks shorter than
+    on a dark background, like MNIST). ink: "learned" (the ink network marks the digit
+    ink, ``reading.ink_net``) or "threshold" (a threshold on the flattened ink, then
+    line, speck and edge removal). min_digit_height: ignore marks shorter than
     this many pixels of the working image (0: automatic). max_side: larger images
     are downscaled so their longer side is this many pixels. uncertain_below: a
     digit whose confidence is lower gets a warning.
     """
 
     polarity: str = "auto"
+    ink: str = "threshold"
     min_digit_height: int = 0
     max_side: int = 1600
     uncertain_below: float = UNCERTAIN_BELOW
 
     def __post_init__(self) -> None:
+        if self.ink not in ("learned", "threshold"):
+            raise ValueError(f"ink must be 'learned' or 'threshold', not {self.ink!r}")
         if self.polarity not in ("auto", "dark", "light"):
             raise ValueError(f"polarity must be 'auto', 'dark' or 'light', not {self.polarity!r}")
         if self.min_digit_height < 0 or self.max_side < 64:
