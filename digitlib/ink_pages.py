@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from .data import MnistSplit
-from .synth import digit_coverage, ink_onto, scale_glyph, separator_glyph, tilt_glyph
+from .synth import digit_coverage, ink_onto, paste_max, scale_glyph, separator_glyph, tilt_glyph
 
 SCENE_SIZE = 128  # px, square: training views at the network's working scale
 DIGIT_HEIGHT = (8.0, 64.0)  # px at the working scale, drawn log-uniformly
@@ -119,16 +119,6 @@ def slash_glyph(height_px: float, stroke_px: float) -> np.ndarray:
     mark = np.zeros((h, w), np.float32)
     cv2.line(mark, (w - 2, 1), (1, h - 2), 1.0, max(1, round(stroke_px)), cv2.LINE_AA)
     return mark
-
-
-def paste_max(canvas: np.ndarray, patch: np.ndarray, left: int, top: int) -> None:
-    """Paste float32 ``patch`` onto ``canvas`` at (left, top), keeping the larger value, clipped."""
-    h, w = canvas.shape
-    x0, y0 = max(left, 0), max(top, 0)
-    x1, y1 = min(left + patch.shape[1], w), min(top + patch.shape[0], h)
-    if x1 > x0 and y1 > y0:
-        region = canvas[y0:y1, x0:x1]
-        np.maximum(region, patch[y0 - top : y1 - top, x0 - left : x1 - left], out=region)
 
 
 # ---------------------------------------------------------------------------

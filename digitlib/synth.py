@@ -215,8 +215,9 @@ def _separator_after(row: str, rng: np.random.Generator, style: SuiteStyle) -> t
     return kind, {i for i in range(len(row) - 1) if (len(row) - 1 - i) % group == 0}
 
 
-def _paste_max(canvas: np.ndarray, patch: np.ndarray, left: int, top: int) -> None:
-    # Overlapping strokes of touching digits merge instead of adding up.
+def paste_max(canvas: np.ndarray, patch: np.ndarray, left: int, top: int) -> None:
+    """Paste float32 ``patch`` onto ``canvas`` at (left, top), keeping the larger value, clipped:
+    overlapping strokes of touching digits merge instead of adding up."""
     h, w = canvas.shape
     x0, y0 = max(left, 0), max(top, 0)
     x1, y1 = min(left + patch.shape[1], w), min(top + patch.shape[0], h)
@@ -281,12 +282,12 @@ def write_rows(
             # Tilting pads the glyph with blank columns; gaps are measured between the inks.
             ink_cols = np.flatnonzero(glyph.max(0) > 0.1)
             ink_left, ink_right = (ink_cols[0], ink_cols[-1] + 1) if ink_cols.size else (0, glyph.shape[1])
-            _paste_max(canvas, glyph, round(x - ink_left), round(centre_y - glyph.shape[0] / 2))
+            paste_max(canvas, glyph, round(x - ink_left), round(centre_y - glyph.shape[0] / 2))
             x += ink_right - ink_left + gaps[i] * h
             if i in after:
                 x = max(x, x - gaps[i] * h + 0.12 * h)  # a separator always gets a little room
                 mark = separator_glyph(kind, h, stroke_px=h * 0.09)
-                _paste_max(canvas, mark, round(x), round(row_y + (x - row_x0) * tilt - h / 2))
+                paste_max(canvas, mark, round(x), round(row_y + (x - row_x0) * tilt - h / 2))
                 x += mark.shape[1] + rng.uniform(0.12, 0.3) * h
     return canvas
 
