@@ -248,10 +248,10 @@ def test_cli_trains_a_preset_with_settings_changed(data_dir, tmp_path, capsys):
 
 
 def test_train_benchmark_runs_presets_side_by_side_and_beside_a_reading_load(data_dir, capsys):
-    from digitlib import bench
+    from digitlib import bench, bench_train
 
-    assert bench.time_to_reach([(1, 0.96, 2.0), (2, 0.991, 4.0)], 0.975) == (2, 4.0)
-    assert bench.time_to_reach([(1, 0.96, 2.0)], 0.99) is None
+    assert bench_train.time_to_reach([(1, 0.96, 2.0), (2, 0.991, 4.0)], 0.975) == (2, 4.0)
+    assert bench_train.time_to_reach([(1, 0.96, 2.0)], 0.99) is None
     code = bench.main(["train", "--data", str(data_dir), "--presets", "quick,article", "--seeds", "1,2",
                        "--once", "", "--load-preset", "quick", "--limit", "1024", "--epochs", "1"])
     out = capsys.readouterr().out
