@@ -83,10 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     _add_data_args(k)
 
-    r = sub.add_parser("read", help="read the number in one or more images")
-    r.add_argument("images", nargs="+")
+    r = sub.add_parser("read", help="read the number in images, folders (recursively) and globs")
+    r.add_argument("images", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
     r.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
     r.add_argument("--verbose", "-v", action="store_true", help="print each digit with its confidence")
+    r.add_argument("--out", default=None, metavar="FILE",
+                   help="write a row per file to FILE (.csv, else JSON Lines) instead of printing; "
+                        "run again with the same FILE to read only the files it has no row for")
+    r.add_argument("--workers", type=int, default=0,
+                   help="with --out: processes reading at once, one model each (default: every core)")
     return parser
 
 
@@ -185,11 +190,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
+    from .batch import image_paths
     from .recognizer import Recognizer
 
+    paths = image_paths(args.images)
+    if args.out:
+        return read_to_file(paths, args)
     recognizer = Recognizer(args.model)
     status = 0
-    for path in args.images:
+    for path in paths:
         try:
             reading = recognizer.read(path)
         except ValueError as exc:
@@ -204,6 +213,29 @@ def cmd_read(args: argparse.Namespace) -> int:
         for w in reading.warnings:
             print(f"  note: {w}")
     return status
+
+
+def read_to_file(paths: list[str], args: argparse.Namespace) -> int:
+    """``read --out``: every file a row in the output, with a progress bar; Ctrl-C keeps what is done."""
+    from tqdm import tqdm
+
+    from .batch import read_many
+
+    if args.workers < 0:
+        raise ValueError(f"--workers must be 0 (every core) or more, not {args.workers}")
+
+    def bar(rows, total):
+        return tqdm(rows, total=total, desc="reading", unit="file", file=sys.stderr)
+
+    try:
+        report = read_many(paths, args.out, args.workers, args.model, progress=bar)
+    except KeyboardInterrupt:
+        print(f"stopped: the rows finished so far are in {args.out}; run the same command again to read the rest",
+              file=sys.stderr)
+        return 130
+    print(f"{report.read} files read into {args.out} ({report.failed} could not be read), "
+          f"{report.skipped} already there")
+    return 1 if report.failed else 0
 
 
 def cmd_photo_digits(args: argparse.Namespace) -> int:

@@ -1,0 +1,159 @@
+"""Reading many files: folders, globs, several processes, results written as they come, resumable.
+
+``read_many`` lists the images (``image_paths``), skips those already in the output file, reads
+the rest with ``workers`` processes (one ``Recognizer`` each, loaded once), and appends one row a
+file to CSV or JSON Lines as each finishes: file, text, confidence, digits (label, confidence,
+box), warnings, error. A file that cannot be read is a row with its error, never the end of the
+run. Each row is written whole and flushed, so an interrupted run loses at most the rows in
+flight, and running it again with the same output reads only the files it has no row for.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .recognizer import Recognizer
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+COLUMNS = ["file", "text", "confidence", "digits", "warnings", "error"]
+
+
+def image_paths(specs: Iterable[str]) -> list[str]:
+    """Files named, the images in folders named (recursively) and the files a glob matches, sorted
+    within each spec and each listed once. ValueError names a spec that matches nothing."""
+    out: dict[str, None] = {}
+    for spec in specs:
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.exists():
+            found = [spec]
+        else:
+            found = sorted(p for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+        if not found and not path.is_dir():
+            raise ValueError(f"{spec}: no such file, folder or matching files")
+        out.update(dict.fromkeys(found))
+    return list(out)
+
+
+def result_row(path: str, read: Callable) -> dict:
+    """One output row for ``path``: its reading, or its error (ValueError: not a readable image)."""
+    try:
+        reading = read(path)
+    except ValueError as exc:
+        return {"file": path, "text": "", "confidence": None, "digits": [], "warnings": [], "error": str(exc)}
+    digits = [{"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box), "row": d.row}
+              for d in reading.digits]
+    return {"file": path, "text": reading.text, "confidence": round(reading.confidence, 4), "digits": digits,
+            "warnings": reading.warnings, "error": None}
+
+
+class ResultsFile:
+    """Rows appended to a CSV (``.csv``) or JSON Lines (any other suffix) file, one whole line each,
+    flushed as written. ``done`` is the set of files it already has a row for."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.csv = self.path.suffix.lower() == ".csv"
+        self.done = self._read_done()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a", encoding="utf-8", newline="")
+        if self.csv and self.file.tell() == 0:
+            self._write_line(self._csv_line(COLUMNS))
+
+    def _read_done(self) -> set[str]:
+        if not self.path.is_file():
+            return set()
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):  # the last row was cut by a crash: drop it, it is read again
+            data = data[: data.rfind(b"\n") + 1]
+            with open(self.path, "r+b") as f:
+                f.truncate(len(data))
+        text = data.decode("utf-8")
+        if self.csv:
+            return {row["file"] for row in csv.DictReader(io.StringIO(text))}
+        return {json.loads(line)["file"] for line in text.splitlines() if line.strip()}
+
+    @staticmethod
+    def _csv_line(values: list) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(values)
+        return buffer.getvalue()
+
+    def _write_line(self, line: str) -> None:
+        self.file.write(line)  # one write a row: a row is in the file whole or not at all
+        self.file.flush()
+
+    def write(self, row: dict) -> None:
+        if self.csv:
+            cells = [json.dumps(row[c]) if isinstance(row[c], list) else ("" if row[c] is None else row[c])
+                     for c in COLUMNS]
+            self._write_line(self._csv_line(cells))
+        else:
+            self._write_line(json.dumps(row, ensure_ascii=False) + "\n")
+        self.done.add(row["file"])
+
+    def close(self) -> None:
+        self.file.close()
+
+
+# One Recognizer per worker process, loaded once by the pool's initializer.
+_worker_recognizer: Recognizer | None = None
+
+
+def _start_worker(model: str | None) -> None:
+    global _worker_recognizer
+    import torch
+
+    torch.set_num_threads(1)  # the processes share the cores; one thread each does not oversubscribe
+    _worker_recognizer = Recognizer(model)
+
+
+def _read_in_worker(path: str) -> dict:
+    return result_row(path, _worker_recognizer.read)
+
+
+@dataclass
+class BatchReport:
+    total: int  # files listed
+    skipped: int  # already in the output
+    read: int  # rows written this run
+    failed: int  # of them, files that could not be read
+
+
+def read_many(paths: list[str], out: str | os.PathLike, workers: int = 0, model: str | None = None,
+              progress: Callable[[Iterator[dict], int], Iterator[dict]] | None = None) -> BatchReport:
+    """Read ``paths`` into ``out`` (see the module's docstring); ``workers`` 0 means every core,
+    1 reads in this process. ``progress(rows, total)`` may wrap the stream of rows (a progress bar).
+    KeyboardInterrupt stops the pool and leaves ``out`` with every row finished so far."""
+    results = ResultsFile(out)
+    todo = [p for p in paths if p not in results.done]
+    report = BatchReport(len(paths), len(paths) - len(todo), 0, 0)
+    workers = workers or os.cpu_count() or 1
+    pool = None
+    try:
+        if workers == 1 or len(todo) <= 1:
+            recognizer = Recognizer(model)
+            rows: Iterator[dict] = (result_row(p, recognizer.read) for p in todo)
+        else:
+            import multiprocessing
+
+            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(todo)), _start_worker, (model,))
+            rows = pool.imap_unordered(_read_in_worker, todo, chunksize=1)
+        for row in progress(rows, len(todo)) if progress else rows:
+            results.write(row)
+            report.read += 1
+            report.failed += row["error"] is not None
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        results.close()
+    return report
