@@ -21,12 +21,13 @@ from . import store
 from .checkpoint import SHIPPED_MODEL
 from .files import file_signature
 from .formatting import percent
+from .reading.decode import FILE_TYPES
 from .reading.result import UNCERTAIN_BELOW, DigitReading, Reading
 
 log = logging.getLogger(__name__)
 
 #: File types the upload widget accepts (the decoder reads all of them).
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"]
+UPLOAD_TYPES = list(FILE_TYPES)
 
 #: The built-in sample photos (made by scripts/make_samples.py with digitlib.synth).
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"

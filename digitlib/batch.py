@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from .reading.decode import FILE_TYPES
 from .recognizer import Recognizer
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 COLUMNS = ["file", "text", "confidence", "digits", "warnings", "error"]
 
 
@@ -32,7 +32,7 @@ def image_paths(specs: Iterable[str]) -> list[str]:
     for spec in specs:
         path = Path(spec)
         if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in FILE_TYPES)
         elif path.exists():
             found = [spec]
         else:

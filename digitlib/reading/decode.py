@@ -30,6 +30,8 @@ MAX_DECODE_BYTES = 384 * 1024 * 1024
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
 SUPPORTED_FORMATS = "PNG, JPEG, BMP, TIFF or WebP"
+#: File name endings of those formats, for upload pickers and folder scans.
+FILE_TYPES = ("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp")
 
 TRUNCATED = "the image is truncated or corrupt and could not be decoded"
 

@@ -33,7 +33,8 @@ TOO_MUCH_WORK = ("This image holds too many marks to be a number (noise, a textu
 
 
 class WorkBudgetExceeded(Exception):
-    """A reading asked the classifier about more than ``MAX_CLASSIFIED`` digit images."""
+    """A reading met more than ``MAX_MARKS`` marks or asked the classifier about more than
+    ``MAX_CLASSIFIED`` digit images."""
 
 
 class BudgetedClassify:
@@ -239,7 +240,8 @@ def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> Pipeline
         for name, stage in (LEARNED_STAGES if options.ink == "learned" else STAGES):
             stages.append((name, stage(work)))
     except WorkBudgetExceeded:
-        work.blobs, work.probs = [], np.zeros((0, 10), np.float32)
+        # No digits, so no marks left out beside them either (their warning names digits).
+        work.blobs, work.probs, work.left_out = [], np.zeros((0, 10), np.float32), []
         work.warnings.append(TOO_MUCH_WORK)
     if work.polarity == "light" and options.polarity == "auto":
         work.warnings.append("Light strokes on a dark background were detected (MNIST polarity).")

@@ -58,7 +58,7 @@ class Reading:
 
     text: str  # digits left to right; rows joined by "\n"; "" when none
     digits: list[DigitReading]
-    confidence: float  # product of the digits' confidences (0.0 when there are none)
+    confidence: float  # product of the digits' confidences, lowered for ink left out (0.0 when there are none)
     warnings: list[str]
     stages: list[tuple[str, np.ndarray]]  # (name, uint8 image) of every step, in order
     image: np.ndarray | None = None  # the decoded photo, RGB uint8, at working size
