@@ -185,6 +185,28 @@ def noise_table(readers: dict[str, Reader], webcam_median_ms: dict[str, float], 
     return "\n".join(lines)
 
 
+def row_timing(n: int, seed: int, root: str | None) -> str:
+    """One line: the sequence reader's time on one row (crop to digits, as ``reading.sequence``
+    reads it), median and p95 over ``n`` rows of ``line_rows`` written with MNIST *test* digits."""
+    from .data import load_mnist
+    from .line_rows import index_by_label, make_row
+    from .reading import line_net
+
+    digits = load_mnist(train=False, root=root)
+    by_label, rng = index_by_label(digits), np.random.default_rng(seed)
+    rows = [make_row(rng, digits, by_label) for _ in range(n)]
+    line_net.read_inputs([line_net.row_input(rows[0][0], rows[0][2])])  # load the network untimed
+    ms, widths = [], []
+    for grey, _, polarity in rows:
+        start = time.perf_counter()
+        x = line_net.row_input(grey, polarity)
+        line_net.read_inputs([x])
+        ms.append(1000 * (time.perf_counter() - start))
+        widths.append(x.shape[1])
+    return (f"sequence reader, one row (input and network, {n} rows of 0-12 digits, median width {np.median(widths):.0f} px "
+            f"at 32 px tall): median {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms")
+
+
 def suite_cases(suite: str, n: int, seed: int, root: str | None) -> tuple[str, list[tuple[np.ndarray, str]]]:
     """(set name, (image, label) pairs) of a synthetic suite ("clean", "hard") or a holdout suite ("holdout-...")."""
     from . import holdout, synth
@@ -206,8 +228,13 @@ def bench_read(args: argparse.Namespace) -> int:
     ours, baseline = "ours", "seed baseline"
     recognizer = Recognizer(args.model)
     seed_baseline = SeedBaseline(args.baseline_model)
-    our_reader = ConfidenceRecorder(recognizer, ReadOptions(ink=args.ink) if args.ink else None)
-    readers: dict[str, Reader] = {ours: our_reader, baseline: seed_baseline.read_text}
+    ink = {"ink": args.ink} if args.ink else {}
+    our_reader = ConfidenceRecorder(recognizer, ReadOptions(**ink))
+    # Our reader's parts alone, beside the whole: "segmenter" (digits cut out and classified),
+    # "sequence" (rows read whole by the CTC reader; the segmenter still finds the rows).
+    parts = {f"ours: {part} only": ConfidenceRecorder(recognizer, ReadOptions(reader=part, **ink))
+             for part in args.parts.split(",") if part}
+    readers: dict[str, Reader] = {ours: our_reader, **parts, baseline: seed_baseline.read_text}
 
     sets: list[tuple[str, list[str], list[np.ndarray], list[str]]] = []  # (name, ids, images, labels)
     samples_dir = Path(args.samples) if args.samples else default_samples_dir()
@@ -275,6 +302,8 @@ def bench_read(args: argparse.Namespace) -> int:
     print(speed_table(results, ours, baseline))
     print(f"\nReliability of {ours} (Reading.confidence against exact match):\n")
     print(reliability_table({name: group for name, group in reliability.items() if group[0]}))
+    if args.parts:
+        print("\n" + row_timing(200, args.seed, args.data))
     if not args.no_noise:
         webcam = {reader: s.median_ms for set_name, reader, s in results if set_name == "samples: webcam"}
         print("\nImages with no number (holdout.noise, each timed twice, the faster kept):\n")
@@ -298,6 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--n", type=int, default=300, help="images per synthetic suite (default 300)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--ink", choices=["learned", "threshold"], help="our reader's ink stage (default: ReadOptions')")
+    r.add_argument("--parts", default="segmenter,sequence",
+                   help="our reader's parts also run alone, beside the fused whole (default: segmenter,sequence; '' for none)")
     r.add_argument("--suites", default=None,
                    help="comma-separated suites (default: clean,hard,holdout-clean,holdout-hard,holdout-cheque; '' for none)")
     r.add_argument("--no-noise", action="store_true", help="skip timing the images with no number")

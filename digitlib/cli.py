@@ -1,4 +1,4 @@
-"""Command line: ``python -m digitlib train|evaluate|read|photo-digits|train-ink``."""
+"""Command line: ``python -m digitlib train|evaluate|read|photo-digits|train-ink|train-lines``."""
 
 from __future__ import annotations
 
@@ -82,6 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--val-pages", type=int, help="validation scenes (default 256)")
     k.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     _add_data_args(k)
+
+    q = sub.add_parser("train-lines", help="train the sequence reader (CTC) on synthetic rows (seeded, reproducible)")
+    q.add_argument("--out", default="runs/line_net.pt", help="weights file (default runs/line_net.pt; "
+                                                             "the shipped one is digitlib/weights/line_net.pt)")
+    q.add_argument("--seed", type=int, default=1)
+    q.add_argument("--steps", type=int, help="training steps (default 7000)")
+    q.add_argument("--batch-size", type=int, help="rows per step (default 48)")
+    q.add_argument("--lr", type=float, help="peak learning rate (default 0.002)")
+    q.add_argument("--val-rows", type=int, help="rows that report progress (default 500)")
+    q.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    _add_data_args(q)
 
     r = sub.add_parser("read", help="read the number in images, folders (recursively) and globs")
     r.add_argument("images", nargs="+", metavar="PATH", help="image files, folders or glob patterns")
@@ -278,10 +289,25 @@ def cmd_train_ink(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_lines(args: argparse.Namespace) -> int:
+    from .line_training import LineTrainConfig, train_lines
+
+    cfg = LineTrainConfig(seed=args.seed)
+    for name in ("steps", "batch_size", "lr", "val_rows", "threads"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(cfg, name, value)
+    result = train_lines(cfg, args.out, data_dir=args.data, download=not args.no_download,
+                         log=lambda line: print(line, flush=True))
+    print(f"done: {result.params} parameters, {result.seconds:.0f} s, validation {result.val_exact:.1%} exact rows, "
+          f"saved {result.path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "read": cmd_read, "photo-digits": cmd_photo_digits,
-                "train-ink": cmd_train_ink}
+                "train-ink": cmd_train_ink, "train-lines": cmd_train_lines}
     try:
         return commands[args.command](args)
     except (DataUnavailableError, CheckpointError, ValueError, OSError) as exc:

@@ -13,6 +13,8 @@ Layers, in the order a photo goes through them:
 - ``mnist``: a digit's ink as MNIST's 28x28 geometry.
 - ``draw``: stage images and the annotated photo.
 - ``result``: ``ReadOptions``, ``Reading``, ``DigitReading``.
+- ``line_net``: the sequence reader, a CNN + BiLSTM with a CTC output, reading a row whole.
+- ``sequence``: rows cropped for the sequence reader, and its reading fused with the segmenter's.
 - ``pipeline``: the named stages, run in order.
 
 ``digitlib.Recognizer`` puts a classifier behind this pipeline.

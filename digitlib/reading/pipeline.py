@@ -15,7 +15,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import binarise, blobs as bl, decode, illumination, ink_net, lines, merge, mnist, rows, split
+from . import binarise, blobs as bl, decode, illumination, ink_net, line_net, lines, merge, mnist, rows, split
+from . import sequence
 from .coverage import left_out_marks
 from .draw import draw_candidates, mask_to_image, montage
 from .result import ReadOptions
@@ -91,6 +92,7 @@ class Work:
     digit_height: float = 0.0
     probs: np.ndarray | None = None
     left_out: list[tuple[int, int, int, int]] = field(default_factory=list)  # (x, y, w, h), working px
+    sequences: list[sequence.RowSequence] = field(default_factory=list)  # the sequence reader's rows
 
 
 def stage_decode(w: Work) -> np.ndarray:
@@ -210,6 +212,51 @@ def stage_mnist(w: Work) -> np.ndarray:
     return montage([b.mnist for b in w.blobs])
 
 
+def _rows_of(blobs: list[bl.Blob]) -> list[list[int]]:
+    """Indices of ``blobs`` by row, rows in order."""
+    by_row: dict[int, list[int]] = {}
+    for i, b in enumerate(blobs):
+        by_row.setdefault(b.row, []).append(i)
+    return [by_row[r] for r in sorted(by_row)]
+
+
+def stage_sequence(w: Work) -> np.ndarray:
+    rows_ = [[w.blobs[i] for i in row] for row in _rows_of(w.blobs)]
+    w.sequences = sequence.read_rows(rows_, w.grey, w.polarity) if rows_ else []
+    return sequence.heatmap(w.sequences)
+
+
+def stage_fuse(w: Work) -> np.ndarray:
+    blobs, probs = [], []
+    for indices, seq in zip(_rows_of(w.blobs), w.sequences):
+        seg_probs = w.probs[indices]
+        if w.options.reader == "sequence":
+            which, chosen, other = "sequence", sequence.sequence_probs(seq), None
+        else:
+            which, chosen, other = sequence.fuse_row(seg_probs, seq)
+        if which == "sequence":
+            row_blobs = sequence.sequence_blobs(seq, w.clean, [w.blobs[i] for i in indices])
+            if row_blobs:
+                mnist.normalised(row_blobs, w.ink)
+            # The whole-row reading covers the row's ink: marks left out of it were read, or not digits.
+            x0, y0, x1, y1 = seq.box
+            w.left_out = [b for b in w.left_out if not (x0 <= b[0] + b[2] / 2 <= x1 and y0 <= b[1] + b[3] / 2 <= y1)]
+        else:
+            row_blobs = [w.blobs[i] for i in indices]
+        if other is not None:
+            shown = "".join(str(int(k)) for k in chosen.argmax(1)) or "nothing"
+            where = f" on row {seq.row + 1}" if len(w.sequences) > 1 else ""
+            w.warnings.append(f"The two readers disagree{where}: digit by digit it reads "
+                              f"{(shown if which == 'segmenter' else other) or 'nothing'}, as a whole row "
+                              f"{(shown if which == 'sequence' else other) or 'nothing'}; {shown} is shown. "
+                              "Check the number.")
+        blobs += row_blobs
+        probs.append(chosen)
+    w.blobs = blobs
+    w.probs = np.concatenate(probs) if probs else np.zeros((0, 10), np.float32)
+    return draw_candidates(w.rgb, w.blobs, w.left_out)
+
+
 STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
     ("1. Photo (upright, working size)", stage_decode),
     ("2. Grey", stage_grey),
@@ -219,6 +266,12 @@ STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
     ("6. Cleaned (lines, specks, edges removed)", stage_clean),
     ("7. Digit boxes and rows", stage_boxes),
     ("8. MNIST-style 28x28 digits", stage_mnist),
+]
+
+#: Run after either ink path when the sequence reader is on (``ReadOptions.reader``).
+SEQUENCE_STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
+    ("9. Sequence reader: each row and its digit probabilities (0-9, blank)", stage_sequence),
+    ("10. Both readers fused", stage_fuse),
 ]
 
 
@@ -236,8 +289,11 @@ def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> Pipeline
     """
     work = Work(source=image, options=options, classify=BudgetedClassify(classify, MAX_CLASSIFIED))
     stages = []
+    plan = LEARNED_STAGES if options.ink == "learned" else STAGES
+    if options.reader != "segmenter" and line_net.line_net_available():
+        plan = plan + SEQUENCE_STAGES
     try:
-        for name, stage in (LEARNED_STAGES if options.ink == "learned" else STAGES):
+        for name, stage in plan:
             stages.append((name, stage(work)))
     except WorkBudgetExceeded:
         # No digits, so no marks left out beside them either (their warning names digits).

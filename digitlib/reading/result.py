@@ -22,7 +22,9 @@ class ReadOptions:
     line, speck and edge removal). min_digit_height: ignore marks shorter than
     this many pixels of the working image (0: automatic). max_side: larger images
     are downscaled so their longer side is this many pixels. uncertain_below: a
-    digit whose confidence is lower gets a warning.
+    digit whose confidence is lower gets a warning. reader: "segmenter" (each digit
+    cut out and classified), "sequence" (each row read whole by ``reading.line_net``)
+    or "fused" (both, row by row, see ``reading.sequence``).
     """
 
     polarity: str = "auto"
@@ -30,10 +32,13 @@ class ReadOptions:
     min_digit_height: int = 0
     max_side: int = 1600
     uncertain_below: float = UNCERTAIN_BELOW
+    reader: str = "fused"
 
     def __post_init__(self) -> None:
         if self.ink not in ("learned", "threshold"):
             raise ValueError(f"ink must be 'learned' or 'threshold', not {self.ink!r}")
+        if self.reader not in ("fused", "segmenter", "sequence"):
+            raise ValueError(f"reader must be 'fused', 'segmenter' or 'sequence', not {self.reader!r}")
         if self.polarity not in ("auto", "dark", "light"):
             raise ValueError(f"polarity must be 'auto', 'dark' or 'light', not {self.polarity!r}")
         if self.min_digit_height < 0 or self.max_side < 64:

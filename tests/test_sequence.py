@@ -1,0 +1,92 @@
+"""Fusing the two readers (``digitlib.reading.sequence``): the rule, the crops, the stages, the options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitlib.reading import line_net, sequence
+from digitlib.reading.blobs import Blob
+from digitlib.reading.result import ReadOptions
+
+
+def one_hot_probs(text: str, sure: float) -> np.ndarray:
+    probs = np.full((len(text), 10), (1 - sure) / 10, np.float32)
+    probs[np.arange(len(text)), [int(c) for c in text]] = sure
+    return probs
+
+
+def row_reading(text: str, sure: float) -> sequence.RowSequence:
+    """A RowSequence whose CTC output reads ``text`` at probability ``sure``, one digit every 3 steps."""
+    steps = 3 * len(text) + 1
+    probs = np.full((steps, 11), (1 - sure) / 10, np.float32)
+    probs[:, line_net.BLANK] = sure
+    for i, ch in enumerate(text):
+        probs[3 * i + 1] = (1 - sure) / 10
+        probs[3 * i + 1, int(ch)] = sure
+    read = line_net.decode(np.log(probs), width=steps * line_net.STRIDE)
+    return sequence.RowSequence(0, (0, 0, steps * line_net.STRIDE, 32), np.zeros((32, steps * 4), np.float32), read)
+
+
+def test_agreeing_readers_keep_the_segmenter_digits_at_the_surer_confidence():
+    seg = one_hot_probs("345", 0.7)
+    which, probs, other = sequence.fuse_row(seg, row_reading("345", 0.95))
+    assert which == "agree" and other is None
+    assert probs.argmax(1).tolist() == [3, 4, 5]
+    assert np.allclose(probs.max(1), 0.95)
+
+
+def test_a_dropped_digit_is_taken_from_the_sequence_reader_when_the_segmenter_is_unsure():
+    seg = one_hot_probs("345", 0.3)  # the segmenter dropped the 0, and is unsure
+    which, probs, other = sequence.fuse_row(seg, row_reading("3450", 0.99))
+    assert which == "sequence" and other == "345"
+    assert probs.argmax(1).tolist() == [3, 4, 5, 0]
+    # Only the digit the other reading lacks is capped: the shared ones keep their confidence.
+    assert probs.max(1)[3] == pytest.approx(sequence.DISAGREE_CAP)
+    assert np.allclose(probs.max(1)[:3], 0.99)
+    # A segmenter sure enough keeps its reading, however sure the sequence reader is.
+    which, probs, other = sequence.fuse_row(one_hot_probs("345", 0.9), row_reading("3450", 0.99))
+    assert which == "segmenter" and other == "3450" and probs.argmax(1).tolist() == [3, 4, 5]
+    assert probs.max(1).min() == pytest.approx(sequence.DISAGREE_CAP)
+
+
+def test_when_every_digit_is_shared_the_least_sure_one_is_capped():
+    capped = sequence.cap_differences(one_hot_probs("12", 0.95), "12", "123")
+    assert sorted(capped.max(1).tolist()) == pytest.approx([sequence.DISAGREE_CAP, 0.95])
+
+
+def test_row_crop_frames_the_row_as_training_rows_are_framed():
+    blobs = [Blob(100 + 50 * i, 200, 30, 40, np.ones((40, 30), bool)) for i in range(3)]
+    x0, y0, x1, y1 = sequence.row_crop(blobs, (480, 640))
+    assert x0 == pytest.approx(100 - line_net.CROP_SIDE * 40, abs=1) and x1 == pytest.approx(230 + line_net.CROP_SIDE * 40, abs=1)
+    assert y1 - y0 == pytest.approx(2 * line_net.CROP_HALF_HEIGHT * 40, abs=2)
+    assert sequence.row_crop(blobs, (230, 200)) [2:] == (200, 230)  # clipped to the image
+
+
+def test_sequence_blobs_box_the_ink_inside_each_span():
+    mask = np.zeros((64, 120), bool)
+    mask[20:44, 10:22] = True  # digit 1's ink
+    mask[18:46, 60:80] = True  # digit 2's ink
+    seq = sequence.RowSequence(0, (0, 0, 120, 64), np.zeros((32, 60), np.float32),
+                               line_net.RowDigits("17", [0.9, 0.9], [(0, 20), (25, 45)], [8.0, 35.0],
+                                                 np.zeros((15, 11), np.float32)))
+    first, second = sequence.sequence_blobs(seq, mask, [])  # spans are at 32 px: x2 in the 64 px crop
+    assert first.box == (10, 20, 12, 24) and second.box == (60, 18, 20, 28)
+    # A segmenter's piece centred in a span is taken whole; the other digit is boxed from the mask.
+    piece = Blob(62, 18, 16, 28, np.ones((28, 16), bool))
+    first, second = sequence.sequence_blobs(seq, mask, [piece])
+    assert first.box == (10, 20, 12, 24) and second.box == piece.box
+
+
+def test_the_pipeline_shows_the_sequence_stages_and_honours_the_reader_option(recognizer, samples_dir):
+    photo = samples_dir / "drawn-12346.png"
+    fused = recognizer.read(photo)
+    names = [n for n, _ in fused.stages]
+    assert any("Sequence reader" in n for n in names) and any("fused" in n for n in names)
+    heat = dict(fused.stages)[next(n for n in names if "Sequence reader" in n)]
+    assert heat.dtype == np.uint8 and heat.ndim == 3 and heat.shape[0] >= 32 + 66
+    alone = recognizer.read(photo, ReadOptions(reader="segmenter"))
+    assert not any("Sequence reader" in n for n, _ in alone.stages)
+    assert fused.text == alone.text == recognizer.read(photo, ReadOptions(reader="sequence")).text == "12346"
+    with pytest.raises(ValueError):
+        ReadOptions(reader="both")
