@@ -1,9 +1,10 @@
 """The numbers behind the fusion rule of ``reading.sequence``, measured on the training generator.
 
-``python -m digitlib.fusion_fit --pages 600`` renders photos with ``digitlib.synth``
-written with MNIST **training** digits (a seed of its own, one page in three
-"clean", the rest "hard"), reads each with the segmenter alone and the sequence
-reader alone, and prints how often each is right where the two agree and where
+``python -m digitlib.fusion_fit --pages 600`` renders photos with the two training
+generators, written with MNIST **training** digits (a seed of its own): half with
+``digitlib.synth`` (one page in three "clean", the rest "hard") and half with
+``digitlib.ink_pages`` (640x480 scenes: desks, turned sheets, patterns, shadows),
+reads each with the segmenter alone and the sequence reader alone, and prints how often each is right where the two agree and where
 they disagree, and how often each candidate rule for a disagreement picks the
 right one. ``reading.sequence.DISAGREE_CAP`` and the rule come from this table;
 the benchmarks' suites and holdout pages are never used for it.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import load_mnist
+from .ink_pages import make_ink_page_with_text
 from .reading.result import ReadOptions
 from .reading.sequence import prefer_sequence
 from .recognizer import Recognizer
@@ -28,6 +30,7 @@ FUSION_SEED = 515151  # far from every benchmark seed and from synth.PHOTO_DIGIT
 
 @dataclass
 class PagePair:
+    generator: str
     label: str
     segmenter: str
     segmenter_confidence: float
@@ -35,17 +38,28 @@ class PagePair:
     sequence_confidence: float
 
 
+INK_PAGE_SIZE, INK_PAGE_UNIT = (640, 480), 2.5  # webcam-sized scenes, as ink_training.compare_on_pages
+
+
 def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root=None) -> list[PagePair]:
-    """Each page's label and its two readings (text, confidence), segmenter and sequence reader."""
+    """Each page's generator, label and its two readings (text, confidence), segmenter and
+    sequence reader. Even pages come from ``synth``, odd ones from ``ink_pages`` (pages with no
+    digit are skipped)."""
     digits = load_mnist(train=True, root=root)
     out = []
     for i in range(pages):
         rng = np.random.default_rng((seed, i))
-        text = random_number(rng)
-        image = make_image(text, rng, "clean" if i % 3 == 0 else "hard", digits)
+        if i % 2 == 0:
+            generator, text = "synth", random_number(rng)
+            image = make_image(text, rng, "clean" if i % 3 == 0 else "hard", digits)
+        else:
+            generator = "ink_pages"
+            image, _, text = make_ink_page_with_text(rng, digits, INK_PAGE_SIZE, INK_PAGE_UNIT)
+            if not text:
+                continue
         seg = recognizer.read(image, ReadOptions(reader="segmenter"))
         seq = recognizer.read(image, ReadOptions(reader="sequence"))
-        out.append(PagePair(text, seg.text, seg.confidence, seq.text, seq.confidence))
+        out.append(PagePair(generator, text, seg.text, seg.confidence, seq.text, seq.confidence))
     return out
 
 
@@ -85,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="MNIST folder (default: $DIGITLIB_DATA or the cache)")
     args = parser.parse_args(argv)
     pairs = read_pairs(Recognizer(), args.pages, args.seed, args.data)
+    for generator in ("synth", "ink_pages"):
+        print(f"\n{generator} pages:\n")
+        print(fusion_table([p for p in pairs if p.generator == generator]))
+    print("\nall pages:\n")
     print(fusion_table(pairs))
     return 0
 

@@ -56,15 +56,17 @@ def smooth_noise(shape: tuple[int, int], cell_px: float, rng: np.random.Generato
 
 
 def write_number(shape: tuple[int, int], centre: tuple[float, float], digit_h: float, digits: MnistSplit,
-                 rng: np.random.Generator, stroke_change: float) -> tuple[np.ndarray, np.ndarray]:
-    """float32 (H, W) coverages (digits, other pen marks) of 1-2 rows of 1-8 digits.
+                 rng: np.random.Generator, stroke_change: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """float32 (H, W) coverages (digits, other pen marks) of 1-2 rows of 1-8 digits, and the
+    digits written (rows joined by "\n").
 
     Rows run along a slanted, maybe wavy baseline; marks are separators, underlines
     and boxes written with the same pen.
     """
     h, w = shape
     digit_cov, marks = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
-    images = np.asarray(digits.images)
+    images, labels = np.asarray(digits.images), np.asarray(digits.labels)
+    texts = []
     n_rows = 1 if rng.random() < 0.8 else 2
     pitch = digit_h * rng.uniform(1.3, 1.8)
     slant = rng.uniform(-25, 25)
@@ -80,8 +82,11 @@ def write_number(shape: tuple[int, int], centre: tuple[float, float], digit_h: f
         x0 = centre[0] - 0.35 * n * digit_h * rng.uniform(0.7, 1.3)
         y0 = centre[1] + (r - (n_rows - 1) / 2) * pitch
         x, tops, bottoms, lefts = x0, [], [], []
+        texts.append("")
         for i in range(n):
-            glyph = scale_glyph(digit_coverage(images[int(rng.integers(len(images)))]),
+            index = int(rng.integers(len(images)))
+            texts[-1] += str(int(labels[index]))
+            glyph = scale_glyph(digit_coverage(images[index]),
                                 digit_h * rng.uniform(0.85, 1.15), stroke_change + rng.uniform(-0.15, 0.15))
             glyph = tilt_glyph(glyph, slant + rng.uniform(-4, 4), rng.uniform(-8, 8))
             cols = np.flatnonzero(glyph.max(0) > 0.1)
@@ -109,7 +114,7 @@ def write_number(shape: tuple[int, int], centre: tuple[float, float], digit_h: f
         elif rng.random() < 0.2:  # a box around the row
             ys = (min(tops) - pad, max(bottoms) + pad)
             cv2.rectangle(marks, (round(x_left), round(ys[0])), (round(x_right), round(ys[1])), 1.0, thickness, cv2.LINE_AA)
-    return digit_cov, marks
+    return digit_cov, marks, "\n".join(texts)
 
 
 def slash_glyph(height_px: float, stroke_px: float) -> np.ndarray:
@@ -235,6 +240,13 @@ def make_ink_page(rng: np.random.Generator, digits: MnistSplit, size: tuple[int,
     unit: the scene's scale against the network's working scale (digit heights,
     line widths, blur); 2.5 makes a 640x480 photo that the network reads at 256x192.
     """
+    photo, target, _ = make_ink_page_with_text(rng, digits, size, unit)
+    return photo, target
+
+
+def make_ink_page_with_text(rng: np.random.Generator, digits: MnistSplit, size: tuple[int, int] = (SCENE_SIZE, SCENE_SIZE),
+                            unit: float = 1.0) -> tuple[np.ndarray, np.ndarray, str]:
+    """``make_ink_page`` and the digits written on it (rows top to bottom joined by "\n"; "" for none)."""
     w, h = size
     board = rng.random() < 0.12
     digit_h = log_uniform(rng, *DIGIT_HEIGHT) * unit
@@ -242,7 +254,7 @@ def make_ink_page(rng: np.random.Generator, digits: MnistSplit, size: tuple[int,
     centre = (big / 2 + rng.uniform(-0.3, 0.3) * w, big / 2 + rng.uniform(-0.3, 0.3) * h)
     pen = rng.choice(["pen", "marker", "pencil"], p=[0.6, 0.2, 0.2])
     stroke = {"pen": rng.uniform(-0.8, 0.6), "marker": rng.uniform(0.6, 2.0), "pencil": rng.uniform(-0.8, 0.2)}[pen]
-    digit_cov, marks = (np.zeros((big, big), np.float32),) * 2 if rng.random() < 0.05 else \
+    digit_cov, marks, text = (np.zeros((big, big), np.float32),) * 2 + ("",) if rng.random() < 0.05 else \
         write_number((big, big), centre, digit_h, digits, rng, stroke)
 
     # The sheet: paper (or a board), its pattern, the writing.
@@ -287,7 +299,7 @@ def make_ink_page(rng: np.random.Generator, digits: MnistSplit, size: tuple[int,
     target = cv2.warpPerspective(shape_cov, warp, (w, h), flags=cv2.INTER_LINEAR) * on_sheet
     scene = view * on_sheet[:, :, None] + desk((h, w), unit, rng) * (1 - on_sheet[:, :, None])
     scene = scene * lighting((h, w), unit, rng)[:, :, None]
-    return camera(scene, unit, rng), target > INK_LEVEL
+    return camera(scene, unit, rng), target > INK_LEVEL, text
 
 
 def blend(page: np.ndarray, coverage: np.ndarray, colour: np.ndarray, opacity: float, board: bool) -> np.ndarray:

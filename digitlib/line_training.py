@@ -83,10 +83,7 @@ class LineTrainResult:
 def exact_rate(model: LineNet, rows: list[tuple[np.ndarray, str, str]]) -> float:
     """Share of ``rows`` whose best-path reading is exactly their text."""
     model.eval()
-    read = []
-    for i in range(0, len(rows), 64):
-        chunk = rows[i : i + 64]
-        read += read_inputs([row_input(g, p) for g, _, p in chunk], model)
+    read = read_inputs([row_input(g, p) for g, _, p in rows], model)
     model.train()
     return float(np.mean([r.text == text for r, (_, text, _) in zip(read, rows)]))
 

@@ -36,7 +36,7 @@ def test_agreeing_readers_keep_the_segmenter_digits_at_the_surer_confidence():
     assert np.allclose(probs.max(1), 0.95)
 
 
-def test_a_dropped_digit_is_taken_from_the_sequence_reader_when_the_segmenter_is_unsure():
+def test_a_dropped_digit_is_taken_from_the_sequence_reader_when_it_is_much_surer():
     seg = one_hot_probs("345", 0.3)  # the segmenter dropped the 0, and is unsure
     which, probs, other = sequence.fuse_row(seg, row_reading("3450", 0.99))
     assert which == "sequence" and other == "345"
@@ -44,7 +44,7 @@ def test_a_dropped_digit_is_taken_from_the_sequence_reader_when_the_segmenter_is
     # Only the digit the other reading lacks is capped: the shared ones keep their confidence.
     assert probs.max(1)[3] == pytest.approx(sequence.DISAGREE_CAP)
     assert np.allclose(probs.max(1)[:3], 0.99)
-    # A segmenter sure enough keeps its reading, however sure the sequence reader is.
+    # A segmenter nearly as sure keeps its reading.
     which, probs, other = sequence.fuse_row(one_hot_probs("345", 0.9), row_reading("3450", 0.99))
     assert which == "segmenter" and other == "3450" and probs.argmax(1).tolist() == [3, 4, 5]
     assert probs.max(1).min() == pytest.approx(sequence.DISAGREE_CAP)

@@ -159,17 +159,13 @@ def decode(log_probs: np.ndarray, width: int) -> RowDigits:
 
 @torch.inference_mode()
 def read_inputs(inputs: list[np.ndarray], model: LineNet | None = None) -> list[RowDigits]:
-    """Read float32 (32, W_i) inputs (``row_input``) in one batch, padded to the widest."""
-    if not inputs:
-        return []
+    """Read float32 (32, W_i) inputs (``row_input``), each on its own: padding a row to a wider
+    one's width would reach its reading through the LSTM's backward pass. A photo has few rows."""
     model = model or shipped_line_net()
-    widest = max(-(-x.shape[1] // STRIDE) * STRIDE for x in inputs)
-    batch = np.zeros((len(inputs), 1, HEIGHT, widest), np.float32)
-    for i, x in enumerate(inputs):
-        batch[i, 0, :, : x.shape[1]] = x
-    log_probs = model(torch.from_numpy(batch)).numpy()  # (T, N, 11)
     out = []
-    for i, x in enumerate(inputs):
-        steps = -(-x.shape[1] // STRIDE)
-        out.append(decode(log_probs[:steps, i], x.shape[1]))
+    for x in inputs:
+        width = -(-x.shape[1] // STRIDE) * STRIDE
+        padded = np.zeros((1, 1, HEIGHT, width), np.float32)
+        padded[0, 0, :, : x.shape[1]] = x
+        out.append(decode(model(torch.from_numpy(padded))[:, 0].numpy(), x.shape[1]))
     return out
