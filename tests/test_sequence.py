@@ -50,9 +50,16 @@ def test_a_dropped_digit_is_taken_from_the_sequence_reader_when_it_is_much_surer
     assert probs.max(1).min() == pytest.approx(sequence.DISAGREE_CAP)
 
 
-def test_when_every_digit_is_shared_the_least_sure_one_is_capped():
-    capped = sequence.cap_differences(one_hot_probs("12", 0.95), "12", "123")
-    assert sorted(capped.max(1).tolist()) == pytest.approx([sequence.DISAGREE_CAP, 0.95])
+def test_the_doubt_goes_to_the_digit_the_other_reader_saw_and_rows_keep_their_sums():
+    probs = one_hot_probs("1234", 0.95)
+    capped = sequence.cap_differences(probs, "1234", "1734")
+    assert capped[1, 2] == pytest.approx(sequence.DISAGREE_CAP) and capped[1].argmax() == 2
+    assert np.argsort(capped[1])[-2] == 7  # the other reader's digit is the runner-up
+    assert np.allclose(capped.sum(1), probs.sum(1)) and np.allclose(capped[[0, 2, 3]], probs[[0, 2, 3]])
+    # The other reading has one more digit at the end: the last digit is doubted.
+    capped = sequence.cap_differences(one_hot_probs("345", 0.95), "345", "3450")
+    assert capped.max(1) == pytest.approx([0.95, 0.95, sequence.DISAGREE_CAP]) and capped[2].argmax() == 5
+    assert np.allclose(capped.sum(1), 0.95 + 9 * 0.005)
 
 
 def test_row_crop_frames_the_row_as_training_rows_are_framed():

@@ -156,18 +156,45 @@ def fuse_row(seg_probs: np.ndarray, seq: RowSequence) -> tuple[str, np.ndarray, 
 
 def cap_differences(probs: np.ndarray, text: str, other: str) -> np.ndarray:
     """Copy of float32 (N, 10) ``probs`` of the digits ``text`` in which each digit that the
-    ``other`` reading does not share (outside ``difflib``'s matching blocks) keeps at most
-    ``DISAGREE_CAP``; where every digit is shared (the other reading has more), the least sure."""
+    ``other`` reading does not share (``difflib``'s opcodes) keeps at most ``DISAGREE_CAP``.
+    Where ``other`` only has more digits, the digit beside the first place it has more is
+    capped. The probability taken from a digit goes first to the digit ``other`` reads in its
+    place, then evenly to the other nine, each kept under the cap, so the row still sums as
+    before (the doubt is about which digit, not about whether it is one) and the shown digit
+    stays the likeliest."""
     capped = probs.copy()
     if not len(capped):
         return capped
-    shared = np.zeros(len(text), bool)
-    for block in difflib.SequenceMatcher(None, text, other, autojunk=False).get_matching_blocks():
-        shared[block.a : block.a + block.size] = True
-    differ = np.flatnonzero(~shared) if not shared.all() else [int(probs.max(1).argmin())]
-    for i in differ:
+    instead: dict[int, int | None] = {}
+    for op, a0, a1, b0, b1 in difflib.SequenceMatcher(None, text, other, autojunk=False).get_opcodes():
+        if op == "replace":
+            for k, i in enumerate(range(a0, a1)):
+                instead[i] = int(other[b0 + k]) if b0 + k < b1 else None
+        elif op == "delete":
+            instead.update({i: None for i in range(a0, a1)})
+    if not instead:  # other has extra digits only: doubt the digit where they go
+        first = next(a0 for op, a0, _, _, _ in difflib.SequenceMatcher(None, text, other, autojunk=False).get_opcodes()
+                     if op == "insert")
+        instead[min(first, len(text) - 1)] = None
+    for i, alternative in instead.items():
         k = int(probs[i].argmax())
-        capped[i, k] = min(capped[i, k], DISAGREE_CAP)
+        excess = float(capped[i, k] - DISAGREE_CAP)
+        if excess <= 0:
+            continue
+        capped[i, k] = DISAGREE_CAP
+        # Every other digit stays below the cap, so the shown digit stays the best.
+        room = np.maximum(0.0, DISAGREE_CAP - 1e-3 - capped[i])
+        room[k] = 0.0
+        if alternative is not None and alternative != k:
+            give = min(excess, float(room[alternative]))
+            capped[i, alternative] += give
+            room[alternative] -= give
+            excess -= give
+        while excess > 1e-7 and room.sum() > 1e-7:  # the rest spread evenly, as far as there is room
+            add = np.minimum(room, excess / np.count_nonzero(room > 1e-9))
+            capped[i] += add
+            room -= add
+            excess -= float(add.sum())
     return capped
 
 
