@@ -18,6 +18,7 @@ from digitlib import app_support as support
 from digitlib.formatting import percent
 from digitlib import personal
 from digitlib import ReadOptions, Recognizer
+from pages.ui.app_state import set_active_model
 from pages.ui.navigation import ensure_app_navigation
 
 DIGITS_PER_ROW = 6
@@ -53,7 +54,7 @@ SHIPPED = ""  # the selector's value for the shipped model (a None option would 
 
 
 def _use_model() -> None:
-    st.session_state["active_model"] = st.session_state["recognize_model"] or None
+    set_active_model(st.session_state["recognize_model"] or None)
 
 
 def model_selector() -> str | None:
@@ -63,7 +64,8 @@ def model_selector() -> str | None:
     labels = {c.path or SHIPPED: c.label for c in choices}
     if (active or SHIPPED) not in labels:
         st.warning(f"The model `{Path(active).name}` is no longer there; using the shipped model.")
-        active = st.session_state["active_model"] = None
+        set_active_model(None)
+        active = None
     if st.session_state.get("recognize_model") != (active or SHIPPED):
         st.session_state["recognize_model"] = active or SHIPPED
     st.selectbox(

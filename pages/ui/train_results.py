@@ -14,6 +14,7 @@ from digitlib.checkpoint import CheckpointError, checkpoint_summary
 from digitlib.data import DataUnavailableError
 from digitlib.formatting import accuracy
 from pages.ui import train_charts as charts
+from pages.ui.app_state import set_active_model
 from pages.ui.train_settings import say
 
 state = st.session_state
@@ -211,7 +212,7 @@ def models_section(entries: list[store.ModelEntry], registry: jobs.JobRegistry, 
     b = st.columns(4)
     if b[0].button("Use on Recognize", key="train_use", type="primary", icon=":material/check:",
                    disabled=not entry.usable or training_it, width="stretch"):
-        state["active_model"] = None if entry.shipped else str(entry.path)
+        set_active_model(None if entry.shipped else str(entry.path))
         say("success", f"{entry.label} is now the model of the Recognize page.")
         st.rerun()
     if b[1].button("Inspect", key="train_inspect_btn", icon=":material/analytics:",
@@ -243,7 +244,7 @@ def confirm_delete(entry: store.ModelEntry) -> None:
                 say("error", f"Could not delete {path}: {exc}")
             else:
                 if state.get("active_model") == path:
-                    state["active_model"] = None
+                    set_active_model(None)
                 if state.get("train_inspect") == path:
                     state.pop("train_inspect")
                 say("success", f"Deleted {entry.name}.")

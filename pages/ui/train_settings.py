@@ -15,6 +15,7 @@ from digitlib.data import MNIST_FILES, mnist_present, resolve_data_dir
 from digitlib.model import arch_label
 from digitlib.presets import ARCH_PRESETS, PRESETS, finetune_recipe, matching_preset, preset
 from digitlib.training import TrainConfig
+from pages.ui.app_state import set_data_folder
 
 ARCH_NOTES = {
     "quicknet": "QuickNet: a small, fast CNN (0.11 M parameters, 0.6 M multiply-adds a digit); 99 % in one epoch.",
@@ -68,7 +69,7 @@ def init_form() -> None:
     fill_preset()
     state["train_seed"] = 1
     state["train_init"] = SCRATCH
-    state["train_data"] = str(resolve_data_dir())
+    state["train_data"] = state.get("saved_data_folder") or str(resolve_data_dir())
     state["train_download"] = True
     state["train_limit"] = 0
     state["train_test_limit"] = 0
@@ -132,8 +133,9 @@ def settings_form(entries: list[store.ModelEntry]) -> None:
     )
     my_digits_option()
     st.text_input(
-        "MNIST data folder", key="train_data", **keep,
-        help="Folder holding MNIST/raw/ with the four MNIST files (torchvision's layout).",
+        "MNIST data folder", key="train_data", **keep, on_change=lambda: set_data_folder(state["train_data"]),
+        help="Folder holding MNIST/raw/ with the four MNIST files (torchvision's layout). Remembered across "
+             "visits and restarts; empty goes back to $DIGITLIB_DATA or the per-user cache.",
     )
     folder = resolve_data_dir(state["train_data"] or None)
     if not mnist_present(folder):
