@@ -67,12 +67,55 @@ def read_safely(name: str, read: Callable[[], Reading]) -> ReadResult:
             name,
             error=(
                 f"Something went wrong while reading **{name}** ({type(exc).__name__}). "
-                "Try another photo, or change the settings in the sidebar."
+                "Try another photo, or the photo tools (turn, crop, digit colour)."
             ),
         )
 
 
 # --------------------------------------------------------------------------- formatting
+
+
+#: Below this confidence a reading is not shown as a number: it is a guess, and the page says what to try.
+UNREADABLE_BELOW = 0.10
+#: A downscaled photo whose digits end up shorter than this (working pixels) has lost detail worth a warning.
+SMALL_DIGIT_PX = 24
+
+
+def is_readable(reading: Reading) -> bool:
+    """Whether a reading is sure enough to be shown as the number (it has digits, and its
+    confidence is at least ``UNREADABLE_BELOW``)."""
+    return bool(reading.digits) and reading.confidence >= UNREADABLE_BELOW
+
+
+def is_sure(reading: Reading, threshold: float = UNCERTAIN_BELOW) -> bool:
+    """Whether the whole number, and each of its digits, is at least ``threshold`` sure."""
+    return bool(reading.digits) and reading.confidence >= threshold and not any(
+        is_uncertain(d, threshold) for d in reading.digits)
+
+
+def needs_review(reading: Reading | None) -> bool:
+    """A reading a person should look at: none, unreadable, unsure, or with warnings."""
+    return reading is None or not is_sure(reading) or bool(shown_warnings(reading))
+
+
+def _is_downscale_note(warning: str) -> bool:
+    return "was downscaled to" in warning and warning.startswith("The ")
+
+
+def shown_warnings(reading: Reading) -> list[str]:
+    """The warnings worth showing: the note that a large photo was downscaled only when that
+    matters (no digits found, or digits left under ``SMALL_DIGIT_PX`` px tall), then with why."""
+    shown = []
+    for w in reading.warnings:
+        if _is_downscale_note(w):
+            heights = [d.box[3] * reading.scale for d in reading.digits]
+            if heights and min(heights) >= SMALL_DIGIT_PX:
+                continue  # an ordinary phone photo: shrinking it lost nothing the reader needs
+            if heights:
+                w += (f" Its smallest digit is now {min(heights):.0f} px tall: crop the photo to the number "
+                      "so the digits keep their detail.")
+        shown.append(w)
+    return shown
 
 
 def one_line(text: str) -> str:

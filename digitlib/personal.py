@@ -303,10 +303,9 @@ def match_correction(typed: str, n_boxes: int) -> Correction:
     if len(labels) != n_boxes:
         return Correction([], (
             f"You typed {len(labels)} digit{'s' if len(labels) != 1 else ''} but the photo has "
-            f"{n_boxes} digit box{'es' if n_boxes != 1 else ''}, so nothing was saved. Each digit you type "
-            "is saved with the picture in its box, one for one, so the counts must match. When a box holds "
-            "two digits, a digit has no box, or a speck got one, fix the photo or the settings in the "
-            "sidebar (e.g. *Minimum digit height*) and read it again."
+            f"{n_boxes} digit box{'es' if n_boxes != 1 else ''}. Each digit you type is saved with the picture "
+            "in its box, one for one: add a box where a digit has none, or delete the box of a speck or of two "
+            "digits, with *Fix the boxes*, then save. What you typed is kept."
         ))
     return Correction(labels)
 

@@ -1,0 +1,56 @@
+"""The Recognize page's reader: one loaded model per file for every session, readings cached.
+
+``warm_up`` loads the shipped model (or the remembered active one) in a background thread
+when the server's first session starts, so the first visit to Recognize finds it loaded.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from digitlib import ReadOptions, Recognizer, rescue
+from digitlib import app_support as support
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model...")
+def load_recognizer(model_path: str | None, signature: tuple) -> Recognizer:
+    """One Recognizer per model file, shared by every session; ``signature`` (path, mtime,
+    size) makes a retrained file at the same path load afresh."""
+    return Recognizer(model_path)
+
+
+# A resource cache, not a data cache: a hit hands back the same Reading without pickling its
+# stage images (a data cache copied them on every rerun, most of the page's time). Readings
+# are never changed in place (``rescue.edit_reading`` makes a new one), and few are kept.
+@st.cache_resource(max_entries=8, ttl="1h", show_spinner=False)
+def read_image(data: bytes, model_path: str | None, signature: tuple, polarity: str, min_digit_height: int,
+               turns: int = 0, margins: tuple = (0, 0, 0, 0)):
+    """``Recognizer.read`` on encoded image bytes, turned by ``turns`` quarter turns and cropped
+    by ``margins`` (percent: left, top, right, bottom) first."""
+    options = ReadOptions(polarity=polarity, min_digit_height=int(min_digit_height))
+    recognizer = load_recognizer(model_path, signature)
+    if not turns % 4 and not any(margins):
+        return recognizer.read(data, options)
+    photo, notes = rescue.prepare_photo(data, turns, margins)
+    reading = recognizer.read(photo, options)
+    reading.warnings[:0] = notes  # the decoder's notes (e.g. a converted 16-bit scan), as for bytes
+    return reading
+
+
+_warming = threading.Lock()
+
+
+def warm_up(model_path: str | None) -> None:
+    """Load the model in the background, once per server, so no visitor waits for it later."""
+    if not _warming.acquire(blocking=False):
+        return
+
+    def load() -> None:
+        try:
+            load_recognizer(model_path, support.model_signature(model_path))
+        except Exception:  # noqa: BLE001 - the page loads it again and says what is wrong
+            support.log.exception("could not warm up the model %s", model_path)
+
+    threading.Thread(target=load, name="digits-warm-up", daemon=True).start()
