@@ -249,6 +249,10 @@ def main() -> None:
     st.title("Recognize")
     st.caption("Read a handwritten number from a webcam photo, a photo or scan, or a built-in sample.")
 
+    inputs, expected = gather_input()
+    if not inputs:
+        return
+    # The model is needed only now: the page above shows at once, while it loads (see warm_up_reader).
     signature = support.model_signature(model_path)
     try:
         recognizer = load_recognizer(model_path, signature)
@@ -261,10 +265,6 @@ def main() -> None:
         model_path = None
         signature = support.model_signature(None)
         recognizer = load_recognizer(model_path, signature)
-
-    inputs, expected = gather_input()
-    if not inputs:
-        return
     inputs_key = hashlib.sha256(b"".join(hashlib.sha256(data).digest() for _, data in inputs)).hexdigest()[:12]
     turns, margins, polarity, min_height = photo_tools(inputs_key)
     with st.spinner("Reading..."):

@@ -70,6 +70,13 @@ def _shipped_model():
     assert SHIPPED_MODEL.is_file(), f"the shipped model {SHIPPED_MODEL} is missing"
 
 
+@pytest.fixture(autouse=True)
+def _own_folders(tmp_path, monkeypatch):
+    """Remembered settings and saved digits in a folder of the test's own, never the user's."""
+    monkeypatch.setenv("DIGITLIB_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("DIGITLIB_PERSONAL", str(tmp_path / "personal"))
+
+
 # --------------------------------------------------------------------------- structure
 
 
@@ -86,15 +93,22 @@ def test_app_has_home_recognize_and_settings(samples_dir):
     mode = at.segmented_control(key="recognize_mode")
     assert mode.value == "camera" and list(mode.options) == ["Camera", "Upload", "Samples"]
     assert len(at.camera_input) == 1
-    # Settings in the sidebar, with defaults that work.
+    # The model in the sidebar, with a default that works.
     model = at.sidebar.selectbox(key="recognize_model")
     assert model.value == "" and model.options[0].startswith("Shipped model")
-    assert at.sidebar.segmented_control(key="recognize_polarity").value == "auto"
-    assert at.sidebar.number_input(key="recognize_min_height").value == 0
     use_mode(at, "upload")
     uploader = at.file_uploader(key="recognize_upload")
     assert uploader.accept_multiple_files
     assert set(uploader.allowed_type) >= {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+    # The photo tools come with a photo, on the page, with defaults that work.
+    uploader.set_value(("webcam-3450.png", sample_bytes("webcam-3450.png"), "image/png")).run()
+    no_traceback(at)
+    assert at.segmented_control(key="recognize_polarity").value == "auto"
+    assert at.number_input(key="recognize_min_height").value == 0
+    assert [at.number_input(key=f"recognize_crop_{side}").value for side in ("left", "top", "right", "bottom")] \
+        == [0, 0, 0, 0]
+    assert {b.label for b in at.button} >= {"Turn left", "Turn right"}
+    assert not at.sidebar.segmented_control  # nothing left in the sidebar that belongs to the photo
 
 
 # --------------------------------------------------------------------------- one image
@@ -109,16 +123,24 @@ def test_upload_sample_shows_number_photo_digits_and_stages(samples_dir):
     assert metric(at, "Number") == "3450"
     assert metric(at, "Confidence").endswith("%")
     assert [c.value for c in at.code] == ["3450"]  # the copy field
-    # The annotated photo, one 28x28 input per digit, then every stage in order.
-    captions = [c for img in at.image for c in img.captions]
-    assert any("each digit's box and label" in c for c in captions)
+    assert not at.warning and not at.info  # a sure reading of an ordinary photo: nothing to warn about
+    # The annotated photo and one 28x28 input per digit; the stages wait until they are opened.
+    assert any("each digit's box and label" in c.value for c in at.caption)
     reading = support.read_safely("x", lambda: _read_direct("webcam-3450.png")).reading
+    assert len(at.image) == 1 + len(reading.digits)
+    stages = [e for e in at.expander if e.label.startswith("How it was read")]
+    assert stages[0].label == f"How it was read: {len(reading.stages)} steps"
+    # Each digit: its number, its label and its confidence.
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert badges == [f"**{i}:** :green-badge[**{d.label}** {percent(d.confidence)}]"
+                      for i, d in enumerate(reading.digits, 1)]
+    # Opened, every stage shows, in order.
+    at.session_state["recognize_stages"] = True
+    at.run()
+    no_traceback(at)
     stage_captions = [support.stage_caption(i, name) for i, (name, _) in enumerate(reading.stages, 1)]
-    assert captions[-len(stage_captions):] == stage_captions
+    assert [c for img in at.image for c in img.captions][-len(stage_captions):] == stage_captions
     assert len(at.image) == 1 + len(reading.digits) + len(reading.stages)
-    assert at.expander[0].label == f"How it was read: {len(reading.stages)} steps"
-    # Each digit: its label, its confidence and its top-3 bars.
-    assert len(at.get("progress")) == 3 * len(reading.digits)
 
 
 def _read_direct(name: str):
@@ -148,25 +170,37 @@ def test_several_files_give_a_table_csv_and_full_views(samples_dir):
     no_traceback(at)
 
     table = at.dataframe[0].value
-    assert list(table.columns) == support.TABLE_COLUMNS
-    assert list(table["file"]) == [n for n, _ in files] + ["junk.png"]
-    assert list(table["number"][:3]) == [label for _, label in files]  # leading zero kept
-    assert table["notes"].iloc[3]  # the bad file says why
-    assert (table["digits"][:3] == [4, 5, 4]).all()
-    assert table["confidence"][:3].between(0, 1).all()
-    assert (table["seconds"][:3] >= 0).all()
-    # The bad one is reported, the others are not affected.
+    assert list(table.columns) == ["file", "number", "confidence", "review", "digits", "seconds", "notes"]
+    # The table holds the readings; the bad file is an error above it, never a row of "None"s.
+    assert list(table["file"]) == [n for n, _ in files]
+    assert list(table["number"]) == [label for _, label in files]  # leading zero kept
+    assert (table["digits"] == [4, 5, 4]).all()
+    assert table["confidence"].between(0, 1).all() and (table["seconds"] >= 0).all()
+    assert not table.isna().any().any()
     assert len(at.error) == 1 and "junk.png" in at.error[0].value
-    assert at.download_button[0].label == "Download CSV"
+    assert at.subheader[0].value.startswith("4 images, 3 read")
+    assert at.download_button[0].label == "Download CSV (every image)"  # the bad one with its error
 
     # The first row's full view shows at once; any other row opens from the selector.
     assert metric(at, "Number") == "3450"
     at.selectbox(key="recognize_open").set_value(1).run()
     no_traceback(at)
     assert metric(at, "Number") == "13540"
-    at.selectbox(key="recognize_open").set_value(3).run()
+
+
+def test_needs_review_filter_keeps_only_unsure_readings(samples_dir):
+    sure = ("webcam-3450.png", sample_bytes("webcam-3450.png"), "image/png")
+    # A photo turned on its side reads as something, but not surely: it needs review.
+    sideways = cv2.rotate(cv2.imread(str(SAMPLES_DIR / "webcam-0869.png")), cv2.ROTATE_90_CLOCKWISE)
+    at = use_mode(recognize_page(), "upload")
+    at.file_uploader(key="recognize_upload").set_value([sure, ("sideways.png", png(sideways), "image/png")]).run()
     no_traceback(at)
-    assert "could not be read" in at.error[-1].value
+    table = at.dataframe[0].value
+    assert list(table["review"]) == ["", "needs review"]
+    at.toggle(key="recognize_review_only").set_value(True).run()
+    no_traceback(at)
+    assert list(at.dataframe[0].value["file"]) == ["sideways.png"]
+    assert at.selectbox(key="recognize_open").options == ["sideways.png: " + at.dataframe[0].value["number"][0]]
 
 
 def test_results_csv_keeps_numbers_as_text():
@@ -203,19 +237,65 @@ def test_no_digits_warns_and_shows_the_stages():
     no_traceback(at)
     assert not at.error
     assert any("No digits" in w.value for w in at.warning)
-    assert at.expander[0].proto.expanded  # the stages are open, to see where it went wrong
+    assert any("**Crop**" in w.value and "**Turn**" in w.value for w in at.warning)  # what to try
+    stages = [e for e in at.expander if e.label.startswith("How it was read")][0]
+    assert stages.proto.expanded  # the stages are open, to see where it went wrong
     assert len(at.image) >= 2
-    assert not at.code  # nothing to copy
+    assert not at.code and not at.metric  # nothing to copy, no number
 
 
-def test_huge_photo_is_downscaled_with_a_note(samples_dir):
+def test_an_unsure_reading_is_not_shown_as_a_number(samples_dir):
+    # A crossed-out box reads as a "0" the model is under 1 % sure of: a guess, not a number to copy.
+    crossed = np.full((300, 400, 3), 235, np.uint8)
+    cv2.rectangle(crossed, (150, 80), (260, 220), (20, 20, 20), 6)
+    cv2.line(crossed, (150, 80), (260, 220), (20, 20, 20), 6)
+    at = use_mode(recognize_page(), "upload")
+    at.file_uploader(key="recognize_upload").set_value(("crossed.png", png(crossed), "image/png")).run()
+    no_traceback(at)
+    reading = _read_direct_image(crossed)
+    assert reading.digits and not support.is_readable(reading), "the test photo must be an unsure reading"
+    assert not at.metric and not at.code
+    assert any("could not be read" in w.value and "**Crop**" in w.value for w in at.warning)
+    # The way out is still there: type the number and fix the boxes.
+    assert [t.label for t in at.text_input] == ["The number is"] and at.text_input[0].value == "0"
+    assert any(e.label.startswith("Fix the boxes") for e in at.expander)
+
+
+def _read_direct_image(bgr):
+    from digitlib import Recognizer
+
+    return Recognizer().read(bgr)
+
+
+def test_huge_photo_is_downscaled_with_a_note_only_when_it_matters(samples_dir):
     img = cv2.imread(str(SAMPLES_DIR / "webcam-3450.png"))
+    # An ordinary big phone photo: downscaled, said in the size line, no warning.
     huge = cv2.resize(img, (3200, 2400), interpolation=cv2.INTER_LINEAR)
     at = use_mode(recognize_page(), "upload")
     at.file_uploader(key="recognize_upload").set_value(("huge.png", png(huge), "image/png")).run()
     no_traceback(at)
-    assert any("downscaled" in w.value for w in at.warning)
+    assert not any("downscaled" in w.value for w in at.warning)
+    assert any("downscaled to 50%" in c.value for c in at.caption)
     assert metric(at, "Number") == "3450"
+    # A small number in a huge photo: downscaling loses its digits, and the page says so, and to crop.
+    far = np.full((3600, 4800, 3), 235, np.uint8)
+    cv2.putText(far, "3450", (2200, 1800), cv2.FONT_HERSHEY_SIMPLEX, 2, (30, 30, 30), 6)
+    at.file_uploader(key="recognize_upload").set_value(("far.png", png(far), "image/png")).run()
+    no_traceback(at)
+    assert any("downscaled" in w.value and "**Crop**" in w.value for w in at.warning)
+
+
+def test_downscale_note_names_small_digits():
+    from digitlib.reading.result import DigitReading, Reading
+
+    def reading(height: int) -> Reading:
+        digit = DigitReading(3, 0.99, [(3, 0.99), (8, 0.01), (5, 0.0)], (0, 0, 40, height), np.zeros((28, 28), np.uint8))
+        note = "The 4800x3600 image was downscaled to 1600x1200 for reading."
+        return Reading("3", [digit], 0.99, [note], [], np.zeros((1200, 1600, 3), np.uint8), scale=1 / 3)
+
+    assert support.shown_warnings(reading(300)) == []  # 100 px tall once downscaled: nothing lost
+    (shown,) = support.shown_warnings(reading(60))  # 20 px: detail lost
+    assert shown.startswith("The 4800x3600 image was downscaled") and "20 px tall: crop the photo" in shown
 
 
 def test_unexpected_errors_are_friendly(monkeypatch):
@@ -257,25 +337,50 @@ def test_unloadable_model_falls_back_to_the_shipped_one(tmp_path, monkeypatch, s
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
     at = use_mode(recognize_page(active_model=str(broken)), "upload")
-    assert any("could not be loaded" in e.value for e in at.error)
     at.file_uploader(key="recognize_upload").set_value(
         ("webcam-3450.png", sample_bytes("webcam-3450.png"), "image/png")).run()
     no_traceback(at)
+    assert any("could not be loaded" in e.value for e in at.error)
     assert metric(at, "Number") == "3450"
 
 
 def test_polarity_and_min_height_reach_the_reader(samples_dir):
     at = use_mode(recognize_page(), "upload")
-    at.sidebar.segmented_control(key="recognize_polarity").set_value("dark").run()
-    at.sidebar.number_input(key="recognize_min_height").set_value(5).run()
     at.file_uploader(key="recognize_upload").set_value(
         ("webcam-3450.png", sample_bytes("webcam-3450.png"), "image/png")).run()
+    at.segmented_control(key="recognize_polarity").set_value("dark").run()
+    at.number_input(key="recognize_min_height").set_value(5).run()
     no_traceback(at)
     assert metric(at, "Number") == "3450"
+    # Digits shorter than 130 px are ignored: the 0 (125 px) is dropped.
+    at.number_input(key="recognize_min_height").set_value(130).run()
+    no_traceback(at)
+    assert metric(at, "Number") == "345"
     # Light-on-dark is wrong for this photo: whatever comes out, the page stays whole.
-    at.sidebar.segmented_control(key="recognize_polarity").set_value("light").run()
+    at.segmented_control(key="recognize_polarity").set_value("light").run()
     no_traceback(at)
     assert not at.error
+
+
+def test_turn_and_crop_read_the_photo_again(samples_dir):
+    sideways = cv2.rotate(cv2.imread(str(SAMPLES_DIR / "webcam-3450.png")), cv2.ROTATE_90_COUNTERCLOCKWISE)
+    at = use_mode(recognize_page(), "upload")
+    at.file_uploader(key="recognize_upload").set_value(("sideways.png", png(sideways), "image/png")).run()
+    no_traceback(at)
+    at.button(key="recognize_turn_right").click().run()
+    no_traceback(at)
+    assert metric(at, "Number") == "3450"
+    assert any("640 x 480 px" in c.value for c in at.caption)
+    at.number_input(key="recognize_crop_right").set_value(20).run()  # cuts the 0 away
+    no_traceback(at)
+    assert metric(at, "Number") == "345"
+    assert any("512 x 480 px" in c.value for c in at.caption)
+    # Another photo starts upright and uncropped.
+    at.file_uploader(key="recognize_upload").set_value(
+        ("webcam-0869.png", sample_bytes("webcam-0869.png"), "image/png")).run()
+    no_traceback(at)
+    assert metric(at, "Number") == "0869"
+    assert at.number_input(key="recognize_crop_right").value == 0
 
 
 # --------------------------------------------------------------------------- built-in samples

@@ -313,8 +313,9 @@ def test_match_correction():
     assert match_correction("12\n34", 4).ok
     wrong = match_correction("34500", 4)
     assert not wrong.ok and wrong.labels == []
-    assert "You typed 5 digits but the photo has 4 digit boxes, so nothing was saved" in wrong.message
-    assert "1 digit box," in match_correction("12", 1).message
+    assert "You typed 5 digits but the photo has 4 digit boxes." in wrong.message
+    assert "*Fix the boxes*" in wrong.message and "What you typed is kept" in wrong.message
+    assert "1 digit box." in match_correction("12", 1).message
     assert "digits only" in match_correction("34a0", 4).message
     assert not match_correction("", 3).ok
 

@@ -8,6 +8,8 @@ read the active model from.
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from digitlib import app_settings
@@ -44,3 +46,27 @@ def set_data_folder(folder: str) -> None:
     """Remember the MNIST data folder typed on the Train page ("" goes back to the default)."""
     state["saved_data_folder"] = folder.strip()
     _save(data_folder=folder.strip() or None)
+
+
+_warm_up_started = threading.Event()
+
+
+def warm_up_reader() -> None:
+    """Load the active model in a background thread, once per server process (at its first
+    session, whatever the page): torch and the model take seconds to load, and the first visitor
+    to Recognize should not wait for them. The page shows a spinner if it is not done yet."""
+    if _warm_up_started.is_set():
+        return
+    _warm_up_started.set()
+    model_path = state.get("active_model")
+
+    def load() -> None:
+        try:
+            from pages.ui.reader import load_recognizer  # imports torch: in this thread, not the page's
+            from digitlib.app_support import model_signature
+
+            load_recognizer(model_path, model_signature(model_path))
+        except Exception:  # noqa: BLE001 - the page loads it again, and says what is wrong
+            log.exception("could not warm up the model %s", model_path)
+
+    threading.Thread(target=load, name="digits-warm-up", daemon=True).start()

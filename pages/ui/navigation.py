@@ -18,7 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages.ui.app_state import init_session
+from pages.ui.app_state import init_session, warm_up_reader
 
 PAGES_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,6 +35,7 @@ def run_app() -> None:
     """The entry point's whole work: page config, then the page the URL names."""
     st.set_page_config(page_title="Digits", page_icon=":material/pin:", layout="wide")
     init_session()  # the remembered settings, before any page reads them
+    warm_up_reader()
     pages = [st.Page(f"pages/{script}", title=title, icon=icon, default=i == 0)
              for i, (script, title, icon) in enumerate(PAGES)]
     st.navigation(pages).run()

@@ -1,17 +1,14 @@
 """The Recognize page's reader: one loaded model per file for every session, readings cached.
 
-``warm_up`` loads the shipped model (or the remembered active one) in a background thread
-when the server's first session starts, so the first visit to Recognize finds it loaded.
+``pages.ui.app_state.warm_up_reader`` calls ``load_recognizer`` in the background when the
+server's first session starts, so the first visit to Recognize finds the model loaded.
 """
 
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
 
 from digitlib import ReadOptions, Recognizer, rescue
-from digitlib import app_support as support
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
@@ -37,20 +34,3 @@ def read_image(data: bytes, model_path: str | None, signature: tuple, polarity: 
     reading = recognizer.read(photo, options)
     reading.warnings[:0] = notes  # the decoder's notes (e.g. a converted 16-bit scan), as for bytes
     return reading
-
-
-_warming = threading.Lock()
-
-
-def warm_up(model_path: str | None) -> None:
-    """Load the model in the background, once per server, so no visitor waits for it later."""
-    if not _warming.acquire(blocking=False):
-        return
-
-    def load() -> None:
-        try:
-            load_recognizer(model_path, support.model_signature(model_path))
-        except Exception:  # noqa: BLE001 - the page loads it again and says what is wrong
-            support.log.exception("could not warm up the model %s", model_path)
-
-    threading.Thread(target=load, name="digits-warm-up", daemon=True).start()
