@@ -84,6 +84,20 @@ CHROMIUM_ARGS = [
 ]
 
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}  # a phone held upright
+
+
+def content_height(page) -> float:
+    """How tall the page's content is, in CSS px, from the top of the document to the bottom of
+    its last element (Streamlit scrolls inside its main container, not the document)."""
+    return page.evaluate(
+        """() => {
+            const main = document.querySelector('[data-testid="stMain"]');
+            const items = [...document.querySelectorAll('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]')]
+                .filter(e => e.getBoundingClientRect().height > 0);
+            return Math.max(...items.map(e => e.getBoundingClientRect().bottom)) + (main ? main.scrollTop : 0);
+        }"""
+    )
 
 
 # --------------------------------------------------------------------------- the app
@@ -225,13 +239,17 @@ def chromium(*, extra_args: Sequence[str] = (), fake_camera: str | os.PathLike |
             browser.close()
 
 
-def open_page(browser, url: str, *, camera: bool = False, timeout_ms: float = 60_000):
+def open_page(browser, url: str, *, camera: bool = False, timeout_ms: float = 60_000,
+              viewport: dict | None = None, color_scheme: str | None = None):
     """A new context and page at ``url``, once the Streamlit app has rendered and is idle.
 
-    ``camera=True`` grants the camera permission to the app's origin. Close the page's
-    context with ``page.context.close()`` when done (or let the browser close it).
+    ``camera=True`` grants the camera permission to the app's origin. ``viewport`` (default
+    ``VIEWPORT``; ``PHONE`` for a phone) and ``color_scheme`` ("light" or "dark", the browser's
+    preference) set up the context. Close the page's context with ``page.context.close()``
+    when done (or let the browser close it).
     """
-    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+    context = browser.new_context(viewport=viewport or VIEWPORT, device_scale_factor=1,
+                                  **({"color_scheme": color_scheme} if color_scheme else {}))
     if camera:
         context.grant_permissions(["camera"], origin=_origin(url))
     context.set_default_timeout(timeout_ms)

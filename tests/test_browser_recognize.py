@@ -1,12 +1,16 @@
 """The Recognize page in a real browser: Debian's Chromium through Playwright against
 ``streamlit run``. Upload a photo, take a photo with a (fake) webcam, upload a corrupt
-file. Each test saves a screenshot to artifacts/screenshots/."""
+file; correct a dropped digit and save it; turn and crop; a phone-sized page. Each test
+saves a screenshot to artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import json
 import re
 
+import cv2
 import pytest
+from playwright.sync_api import expect
 
 from digitlib.checkpoint import SHIPPED_MODEL
 from tests import browser
@@ -18,9 +22,15 @@ READ_TIMEOUT_MS = 90_000  # the CPUs are shared; the first reading also loads th
 
 
 @pytest.fixture(scope="module")
-def app_url():
+def personal_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("personal")
+
+
+@pytest.fixture(scope="module")
+def app_url(personal_dir, tmp_path_factory):
     assert SHIPPED_MODEL.is_file(), f"the shipped model {SHIPPED_MODEL} is missing"
-    with browser.streamlit_server() as server:
+    env = {"DIGITLIB_PERSONAL": str(personal_dir), "DIGITLIB_MODELS": str(tmp_path_factory.mktemp("models"))}
+    with browser.streamlit_server(env=env) as server:
         yield server.url
 
 
@@ -37,8 +47,8 @@ def chromium(webcam_video):
         yield b
 
 
-def recognize(chromium, app_url, *, camera: bool = False):
-    page = browser.open_page(chromium, app_url + "/recognize", camera=camera)
+def recognize(chromium, app_url, *, camera: bool = False, viewport: dict | None = None):
+    page = browser.open_page(chromium, app_url + "/recognize", camera=camera, viewport=viewport)
     page.get_by_role("heading", name="Recognize").wait_for()
     return page
 
@@ -105,4 +115,124 @@ def test_corrupt_upload_shows_an_error(app_url, chromium):
     error.wait_for(timeout=READ_TIMEOUT_MS)
     assert "broken.png" in error.inner_text()
     finish(page, "recognize-corrupt-upload")
+    page.context.close()
+
+
+def upload(page, path_or_file) -> None:
+    choose_mode(page, "Upload")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(path_or_file)
+
+
+def set_number(page, label: str, value: int) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    expect(box).to_have_value(str(value))
+    browser.wait_until_idle(page)
+
+
+def saved_labels(folder) -> list[int]:
+    index = folder / "index.json"
+    return [s["label"] for s in json.loads(index.read_text())["samples"]] if index.is_file() else []
+
+
+def test_a_dropped_digit_is_corrected_and_saved(app_url, chromium, personal_dir):
+    page = recognize(chromium, app_url)
+    upload(page, str(SAMPLES_DIR / "webcam-3450.png"))
+    number_on_page(page, "3450")
+    # The reader drops the 0: here because digits under 130 px are ignored (the 0 is 125 px tall).
+    page.get_by_role("button", name=re.compile("Smallest digit")).click()
+    set_number(page, "Minimum digit height (px)", 130)
+    page.keyboard.press("Escape")
+    assert number_on_page(page, "345") == "345"
+    typed = page.get_by_label("The number is", exact=True)
+    expect(typed).to_have_value("345")
+
+    # The user types what is written: four digits for three boxes. Saving says how to go on.
+    typed.fill("3450")
+    typed.press("Enter")
+    # The box editor opens by itself, since the counts differ.
+    page.get_by_text("You typed 4 digits; the photo has 3 boxes.").wait_for()
+    browser.wait_until_idle(page)
+    page.get_by_role("button", name=re.compile("Save to My digits")).click()
+    warning = page.get_by_test_id("stAlertContentWarning").filter(has_text="Nothing was saved")
+    warning.wait_for()
+    assert "You typed 4 digits but the photo has 3 digit boxes" in warning.inner_text()
+    assert "Fix the boxes" in warning.inner_text()
+    assert saved_labels(personal_dir) == []
+
+    # Place a box on the 0 and add it.
+    for label, value in (("X", 513), ("Y", 150), ("Width", 105), ("Height", 130)):
+        set_number(page, label, value)
+    page.get_by_role("button", name=re.compile("Add box")).click()
+    assert number_on_page(page, "3450") == "3450"
+    expect(typed).to_have_value("3450")  # what the user typed is kept
+    browser.wait_until_idle(page)
+    page.get_by_role("button", name=re.compile("Save to My digits")).click()
+    success = page.get_by_test_id("stAlertContentSuccess").filter(has_text="Saved 4 digits to My digits")
+    success.wait_for()
+    assert "4 new" in success.inner_text()
+    assert saved_labels(personal_dir) == [3, 4, 5, 0]
+    finish(page, "recognize-dropped-digit-saved")
+
+    # Saving again adds nothing, and says so.
+    page.get_by_role("button", name=re.compile("Save to My digits")).click()
+    page.get_by_test_id("stAlertContentInfo").filter(has_text="nothing new was saved").wait_for()
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_have_count(0)
+    assert saved_labels(personal_dir) == [3, 4, 5, 0]
+    page.context.close()
+
+
+def test_turn_and_crop_before_reading(app_url, chromium, tmp_path):
+    sideways = tmp_path / "sideways-3450.png"
+    cv2.imwrite(str(sideways), cv2.rotate(cv2.imread(str(SAMPLES_DIR / "webcam-3450.png")),
+                                          cv2.ROTATE_90_COUNTERCLOCKWISE))
+    page = recognize(chromium, app_url)
+    upload(page, str(sideways))
+    caption = page.get_by_text(re.compile(r"each digit's box and label"))
+    caption.filter(has_text="480 x 640 px").wait_for(timeout=READ_TIMEOUT_MS)
+    page.get_by_role("button", name="Turn right").click()
+    assert number_on_page(page, "3450") == "3450"
+    caption.filter(has_text="640 x 480 px").wait_for()
+    # Crop a fifth off the right: the 0 is cut away, and the photo is narrower.
+    page.get_by_role("button", name=re.compile("Crop")).click()
+    set_number(page, "Right (%)", 20)
+    page.keyboard.press("Escape")
+    assert number_on_page(page, "345") == "345"
+    caption.filter(has_text="512 x 480 px").wait_for()
+    finish(page, "recognize-turned-and-cropped")
+    page.context.close()
+
+
+def test_phone_sized_four_digit_reading_fits_in_about_two_screens(app_url, chromium):
+    page = recognize(chromium, app_url, viewport=browser.PHONE)
+    upload(page, str(SAMPLES_DIR / "webcam-3450.png"))
+    assert number_on_page(page, "3450") == "3450"
+    browser.wait_until_idle(page)
+    page.wait_for_timeout(500)
+    # The four 28x28 digits are one row of small pictures, not four screen-wide ones.
+    digits = page.locator('[class*="st-key-recognize_digits"] [data-testid="stImage"] img')
+    expect(digits).to_have_count(4)
+    tops = {round(d.bounding_box()["y"]) for d in digits.all()}
+    assert len(tops) == 1, f"the digits are not in one row: tops {sorted(tops)}"
+    assert all(d.bounding_box()["width"] <= 60 for d in digits.all())
+    height = browser.content_height(page)
+    assert height <= 2.2 * browser.PHONE["height"], f"a four-digit reading is {height:.0f} px tall on a phone"
+    finish(page, "recognize-phone")
+    page.set_viewport_size(browser.VIEWPORT)
+    finish(page, "recognize-desktop")
+    page.context.close()
+
+
+def test_an_unreadable_photo_says_what_to_try(app_url, chromium, tmp_path):
+    crossed = tmp_path / "crossed-box.png"
+    img = cv2.rectangle(cv2.UMat(300, 400, cv2.CV_8UC3, (235, 235, 235)), (150, 80), (260, 220), (20, 20, 20), 6)
+    cv2.imwrite(str(crossed), cv2.line(img, (150, 80), (260, 220), (20, 20, 20), 6))
+    page = recognize(chromium, app_url)
+    upload(page, str(crossed))
+    warning = page.get_by_test_id("stAlertContentWarning").filter(has_text="could not be read")
+    warning.wait_for(timeout=READ_TIMEOUT_MS)
+    assert "Crop" in warning.inner_text() and "Turn" in warning.inner_text()
+    expect(page.get_by_test_id("stMetric")).to_have_count(0)  # no big number, nothing to copy
+    finish(page, "recognize-unreadable")
     page.context.close()

@@ -49,6 +49,17 @@ def editor_key(photo: Photo) -> str:
     return f"recognize_boxes_open_{photo.key}"
 
 
+SHOWN = "recognize_fix_shown"  # (photo key, the reading on the page): one at a time, not one per photo
+
+
+def _shown(photo: Photo) -> Reading | None:
+    """The reading on the page now: callbacks take it from here, not from their arguments, since a
+    click can come while the page is being drawn again with other boxes. None when another
+    photo is shown now (a late click on a photo gone: it does nothing)."""
+    key, shown = state.get(SHOWN, (None, None))
+    return shown if key == photo.key else None
+
+
 def _message(photo: Photo, kind: str, text: str) -> None:
     state["recognize_fix_message"] = (photo.key, kind, text)
 
@@ -63,9 +74,11 @@ def _typed_count(photo: Photo) -> int:
 def edited(base: Reading, photo: Photo, classify, polarity: str) -> Reading:
     """``base`` with the user's box edits applied (itself when there are none)."""
     edits = state.get(_edits_key(photo, base))
-    if not edits or not (edits["removed"] or edits["added"]):
-        return base
-    return rescue.edit_reading(base, classify, edits["removed"], edits["added"], polarity)
+    shown = base
+    if edits and (edits["removed"] or edits["added"]):
+        shown = rescue.edit_reading(base, classify, edits["removed"], edits["added"], polarity)
+    state[SHOWN] = (photo.key, shown)
+    return shown
 
 
 def pending_box(photo: Photo) -> tuple[int, int, int, int] | None:
@@ -90,9 +103,9 @@ def _add_box(photo: Photo, base: Reading, polarity: str) -> None:
         state.pop(f"recognize_box_{photo.key}_{f}", None)
 
 
-def _delete_box(photo: Photo, base: Reading, shown: Reading, key: str) -> None:
-    j = state.get(key)
-    if j is None:
+def _delete_box(photo: Photo, base: Reading, key: str) -> None:
+    j, shown = state.get(key), _shown(photo)
+    if j is None or shown is None or j >= len(shown.digits):
         return
     edits = state.setdefault(_edits_key(photo, base), {"removed": [], "added": []})
     box = shown.digits[j].box
@@ -129,7 +142,7 @@ def box_editor(photo: Photo, base: Reading, shown: Reading, polarity: str) -> No
             delete_key = f"recognize_box_delete_{photo.key}_{len(shown.digits)}_{shown.text}"
             st.pills("Delete a box", list(range(len(shown.digits))), key=delete_key,
                      format_func=lambda j: f"{j + 1}: {shown.digits[j].label}",
-                     on_change=_delete_box, args=(photo, base, shown, delete_key),
+                     on_change=_delete_box, args=(photo, base, delete_key),
                      help="Delete the box of a speck, or of a digit to draw again elsewhere (move).")
         st.caption(f"Add a box: its corner and size in pixels of the photo above ({w} x {h}); the lilac box on "
                    "the photo shows where it will go.")
@@ -156,8 +169,11 @@ def _picker_keys(photo: Photo, shown: Reading) -> list[str]:
     return [f"recognize_fix_{photo.key}_{key}_{i}" for i in range(len(shown.digits))]
 
 
-def _typed(photo: Photo, shown: Reading) -> None:
+def _typed(photo: Photo) -> None:
     """The typed number changed: it is the user's now; when it fits the boxes, the pickers follow."""
+    shown = _shown(photo)
+    if shown is None:
+        return
     state[_typed_key(photo)] = True
     state.pop("recognize_fix_message", None)  # an old "saved" would mislead now
     for k, label in zip(_picker_keys(photo, shown), personal.match_correction(state[_text_key(photo)],
@@ -165,8 +181,11 @@ def _typed(photo: Photo, shown: Reading) -> None:
         state[k] = label
 
 
-def _digit_fixed(photo: Photo, shown: Reading) -> None:
+def _digit_fixed(photo: Photo) -> None:
     """A digit's picker changed: rewrite the typed number to match."""
+    shown = _shown(photo)
+    if shown is None:
+        return
     state[_typed_key(photo)] = True
     state.pop("recognize_fix_message", None)
     state[_text_key(photo)] = personal.correction_text([state[k] for k in _picker_keys(photo, shown)],
@@ -179,12 +198,14 @@ def digit_picker(photo: Photo, shown: Reading, i: int) -> None:
     if keys[i] not in state:
         typed = personal.match_correction(state.get(_text_key(photo), ""), len(keys)).labels
         state[keys[i]] = typed[i] if typed else shown.digits[i].label
-    st.selectbox("Right digit", list(range(10)), key=keys[i], on_change=_digit_fixed, args=(photo, shown),
+    st.selectbox("Right digit", list(range(10)), key=keys[i], on_change=_digit_fixed, args=(photo,),
                  label_visibility="collapsed")
 
 
-def _save(photo: Photo, shown: Reading) -> None:
-    typed = state[_text_key(photo)]
+def _save(photo: Photo) -> None:
+    typed, shown = state[_text_key(photo)], _shown(photo)
+    if shown is None:
+        return
     try:
         correction, report = personal.save_correction([d.image for d in shown.digits], typed,
                                                       source=f"Recognize: {photo.name}")
@@ -215,10 +236,10 @@ def correction_panel(photo: Photo, base: Reading, shown: Reading, polarity: str)
         st.caption("Type the right number (or pick digits below), then save: each digit's picture is kept with "
                    "its label in *My digits*, to fine-tune the model on. A digit without a box? *Fix the boxes*.")
         left, right = st.columns([3, 1], vertical_alignment="bottom")
-        left.text_input("The number is", key=_text_key(photo), on_change=_typed, args=(photo, shown),
+        left.text_input("The number is", key=_text_key(photo), on_change=_typed, args=(photo,),
                         help="The digits in reading order, one per box; separate rows with /. Spaces are ignored.")
         right.button("Save to My digits", key=f"recognize_fix_{photo.key}_save", icon=":material/save:",
-                     on_click=_save, args=(photo, shown), width="stretch")
+                     on_click=_save, args=(photo,), width="stretch")
         message = state.get("recognize_fix_message")
         if message and message[0] == photo.key:
             _, kind, text = message
