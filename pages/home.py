@@ -42,7 +42,7 @@ def main() -> None:
             "- Thick strokes read better than thin ones; leave a gap between digits.\n"
             "- Fill most of the picture with the number, in even light, without a shadow across it.\n"
             "- If a number is misread, open *How it was read* to see which step went wrong, and try "
-            "the *Digit colour* or *Minimum digit height* settings in the sidebar."
+            "the photo tools above the photo: *Turn*, *Crop*, *Digit colour* or *Smallest digit*."
         )
 
 

@@ -189,8 +189,8 @@ def training_section() -> jobs.Job | None:
     job = registry().latest
     if job is None:
         state["train_shown_job"] = None
-        st.info("No run yet on this server. Pick a preset and settings in the sidebar, then press "
-                "**Start training**.")
+        st.info("No run yet on this server. Pick a preset and settings in the sidebar (on a phone, open it "
+                "with the » at the top left), then press **Start training**.")
         st.fragment(idle_watch, run_every=IDLE_CHECK_S)()
         return None
     state["train_shown_job"] = job.id

@@ -236,3 +236,23 @@ def test_an_unreadable_photo_says_what_to_try(app_url, chromium, tmp_path):
     expect(page.get_by_test_id("stMetric")).to_have_count(0)  # no big number, nothing to copy
     finish(page, "recognize-unreadable")
     page.context.close()
+
+
+def background_rgb(page) -> str:
+    return page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')).backgroundColor")
+
+
+@pytest.mark.parametrize("scheme, background", [("dark", "rgb(18, 21, 28)"), ("light", "rgb(255, 255, 255)")])
+def test_theme_follows_the_browser_preference(app_url, chromium, scheme, background):
+    page = browser.open_page(chromium, app_url + "/recognize", color_scheme=scheme)
+    page.get_by_role("heading", name="Recognize").wait_for()
+    upload(page, str(SAMPLES_DIR / "webcam-3450.png"))
+    assert number_on_page(page, "3450") == "3450"
+    assert background_rgb(page) == background  # the designed palette of config.toml's [theme.light/dark]
+    text = page.evaluate("() => getComputedStyle(document.querySelector('h1')).color")
+    brightness = sum(int(v) for v in re.findall(r"\d+", text)[:3]) / 3
+    assert (brightness > 180) == (scheme == "dark"), f"heading colour {text} on the {scheme} theme"
+    finish(page, f"recognize-{scheme}")
+    page.set_viewport_size(browser.PHONE)
+    finish(page, f"recognize-{scheme}-phone")
+    page.context.close()

@@ -148,7 +148,9 @@ def small_step_chart(steps: Rows, total: int, field: str, title: str, axis_forma
 # --------------------------------------------------------------------------- a model's results
 
 
-def confusion_chart(confusion: list[list[int]]) -> alt.Chart:
+def confusion_chart(confusion: list[list[int]], dark: bool = False) -> alt.Chart:
+    """The confusion matrix as a heat map; ``dark`` for a dark theme, where empty cells fade into
+    the background instead of glaring white (Vega's dark schemes run from dark to bright)."""
     df = pd.DataFrame(
         [(t, p, n) for t, row in enumerate(confusion) for p, n in enumerate(row)],
         columns=["true", "predicted", "count"],
@@ -159,13 +161,14 @@ def confusion_chart(confusion: list[list[int]]) -> alt.Chart:
         y=alt.Y("true:O", title="true"),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("share:Q", title="share of row", scale=alt.Scale(scheme="blues", type="sqrt"),
+        color=alt.Color("share:Q", title="share of row", scale=alt.Scale(scheme="darkblue" if dark else "blues", type="sqrt"),
                         legend=alt.Legend(format=".0%")),
         tooltip=["true:O", "predicted:O", "count:Q", alt.Tooltip("share:Q", format=".2%")],
     )
     text = base.mark_text(fontSize=11).encode(
         text=alt.condition(alt.datum.count > 0, "count:Q", alt.value("")),
-        color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("#333")),
+        color=alt.condition(alt.datum.share > 0.5, alt.value("#12151c" if dark else "white"),
+                            alt.value("#e4e8f0" if dark else "#333")),
     )
     return (cells + text).properties(height=380)
 

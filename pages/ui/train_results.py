@@ -114,7 +114,7 @@ def show_report(entry: store.ModelEntry) -> None:
     b.metric("Test loss", f"{report.test_loss:.4f}")
     c.metric("Misclassified", f"{report.n_misclassified:,} of {report.n_test:,}")
     left, right = st.columns([3, 2])
-    left.altair_chart(charts.confusion_chart(report.confusion), key="train_chart_confusion", width="stretch")
+    left.altair_chart(charts.confusion_chart(report.confusion, dark=st.context.theme.type == "dark"), key="train_chart_confusion", width="stretch")
     right.altair_chart(charts.per_class_chart(report.per_class), key="train_chart_per_class", width="stretch")
     shown = report.misclassified
     if shown:
