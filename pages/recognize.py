@@ -21,6 +21,7 @@ from digitlib import app_support as support
 from digitlib.rescue import MAX_CROP_PERCENT
 from pages.ui import recognize_fix as fix
 from pages.ui.app_state import set_active_model
+from pages.ui.draw_canvas import drawing
 from pages.ui.navigation import ensure_app_navigation
 from pages.ui.reader import load_recognizer, read_image
 from pages.ui.recognize_view import show_reading
@@ -29,6 +30,7 @@ MODES = {
     "camera": ":material/photo_camera: Camera",
     "upload": ":material/upload_file: Upload",
     "samples": ":material/image: Samples",
+    "draw": ":material/draw: Draw",
 }
 POLARITIES = {"auto": "Auto", "dark": "Dark ink", "light": "Light ink"}
 ALL_SAMPLES = -1
@@ -158,6 +160,9 @@ def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str]]:
             help="PNG, JPEG, BMP, TIFF or WebP. Choose several files to read them all at once.",
         )
         return [(f.name, f.getvalue()) for f in files or []], {}
+    if mode == "draw":
+        drawn = drawing()
+        return ([("Drawing", drawn)] if drawn is not None else []), {}
     samples = support.list_samples()
     if not samples:
         st.info("No built-in samples are installed. Run `scripts/make_samples.py` to make them.")
@@ -247,7 +252,7 @@ def main() -> None:
     model_path = sidebar()
 
     st.title("Recognize")
-    st.caption("Read a handwritten number from a webcam photo, a photo or scan, or a built-in sample.")
+    st.caption("Read a handwritten number from a webcam photo, a photo or scan, a built-in sample, or one you draw.")
 
     inputs, expected = gather_input()
     if not inputs:

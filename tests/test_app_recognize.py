@@ -91,7 +91,7 @@ def test_app_has_home_recognize_and_settings(samples_dir):
     assert at.title[0].value == "Recognize"
     # Three ways in, the camera first.
     mode = at.segmented_control(key="recognize_mode")
-    assert mode.value == "camera" and list(mode.options) == ["Camera", "Upload", "Samples"]
+    assert mode.value == "camera" and list(mode.options) == ["Camera", "Upload", "Samples", "Draw"]
     assert len(at.camera_input) == 1
     # The model in the sidebar, with a default that works.
     model = at.sidebar.selectbox(key="recognize_model")

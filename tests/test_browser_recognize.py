@@ -1,11 +1,13 @@
 """The Recognize page in a real browser: Debian's Chromium through Playwright against
 ``streamlit run``. Upload a photo, take a photo with a (fake) webcam, upload a corrupt
-file; correct a dropped digit and save it; turn and crop; a phone-sized page. Each test
+file; correct a dropped digit and save it; turn and crop; a phone-sized page; dark and light
+themes; draw a number with mouse strokes. Each test
 saves a screenshot to artifacts/screenshots/."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import cv2
@@ -255,4 +257,44 @@ def test_theme_follows_the_browser_preference(app_url, chromium, scheme, backgro
     finish(page, f"recognize-{scheme}")
     page.set_viewport_size(browser.PHONE)
     finish(page, f"recognize-{scheme}-phone")
+    page.context.close()
+
+
+def stroke(page, points) -> None:
+    """One pen stroke with the mouse through ``points`` (page px)."""
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for p in points[1:]:
+        page.mouse.move(*p, steps=4)
+    page.mouse.up()
+
+
+def test_draw_a_number_and_read_it(app_url, chromium):
+    page = recognize(chromium, app_url)
+    choose_mode(page, "Draw")
+    canvas = page.locator('iframe[title*="digit_canvas"]')
+    canvas.wait_for()
+    page.frame_locator('iframe[title*="digit_canvas"]').locator("canvas").wait_for()
+    browser.wait_until_idle(page)
+    box = canvas.bounding_box()
+    x, y = box["x"], box["y"]
+    stroke(page, [(x + 80, y + 50), (x + 80, y + 210)])  # 1
+    assert number_on_page(page, "1") == "1"  # read as soon as a stroke ends
+    stroke(page, [(x + 140, y + 55), (x + 230, y + 55), (x + 175, y + 210)])  # 7
+    ring = [(x + 310 + 45 * math.sin(t / 20 * 2 * math.pi), y + 130 - 78 * math.cos(t / 20 * 2 * math.pi))
+            for t in range(21)]
+    stroke(page, ring)  # 0
+    assert number_on_page(page, "170") == "170"
+    finish(page, "recognize-drawn")
+    # Clear: the drawing and its reading are gone.
+    page.get_by_role("button", name=re.compile("Clear")).click()
+    expect(page.get_by_test_id("stMetric")).to_have_count(0)
+    # A thinner pen still reads.
+    page.get_by_role("slider", name="Pen width").focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    expect(page.get_by_role("slider", name="Pen width")).to_have_value("8")
+    browser.wait_until_idle(page)
+    stroke(page, [(x + 140, y + 55), (x + 230, y + 55), (x + 175, y + 210)])
+    assert number_on_page(page, "7") == "7"
     page.context.close()
