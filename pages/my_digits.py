@@ -11,10 +11,10 @@ import numpy as np
 import streamlit as st
 
 from digitlib import digit_sets, personal
-from digitlib.app_support import chunks, pixelated
+from digitlib.app_support import pixelated
 from pages.ui.navigation import ensure_app_navigation
 
-PER_ROW = 10
+TILE_WIDTH = 84  # px: a 28x28 digit three times enlarged
 SHOWN_PER_LABEL = 40  # newest first; "Show all" lifts the limit
 state = st.session_state
 
@@ -73,10 +73,11 @@ def gallery(pset: personal.PersonalSet, samples: list[digit_sets.SavedDigit]) ->
         group = by_label[label]
         st.subheader(f"Digit {label} · {len(group)} saved", divider="gray", anchor=f"label-{label}")
         shown = group if show_all else group[:SHOWN_PER_LABEL]
-        for row in chunks(shown, PER_ROW):
-            for col, s in zip(st.columns(PER_ROW), row):
-                with col:
-                    st.image(tile(s), width="stretch")
+        # A wrapping row of small tiles (not screen-wide columns): four or more to a row on a phone.
+        with st.container(horizontal=True, gap="small", key=f"my_digits_label_{label}"):
+            for s in shown:
+                with st.container(width=TILE_WIDTH, gap="xsmall"):
+                    st.image(tile(s), width=84)
                     if s.held_out:
                         st.caption("held out")
                     st.button("Delete", key=f"my_digits_delete_{s.id}", icon=":material/delete:", type="tertiary",

@@ -62,6 +62,7 @@ def test_correct_a_reading_then_find_the_digits_in_my_digits(app_url, chromium, 
     pickers = page.get_by_role("combobox", name="Right digit", exact=True)
     expect(pickers).to_have_count(4)
     pickers.nth(3).click()
+    page.keyboard.type("7")  # the list is short on space at the page's foot: filter it to the one option
     page.get_by_role("option", name="7", exact=True).click()
     expect(typed).to_have_value("3457")
     browser.wait_until_idle(page)
@@ -90,6 +91,12 @@ def test_correct_a_reading_then_find_the_digits_in_my_digits(app_url, chromium, 
     page.wait_for_timeout(300)
     browser.screenshot(page, "my-digits-gallery")
     assert not browser.streamlit_error_texts(page), "a traceback is shown on the page"
+    # On a phone the 28x28 digits stay small tiles, not screen-wide pictures.
+    page.set_viewport_size(browser.PHONE)
+    page.wait_for_timeout(400)
+    assert all(img.bounding_box()["width"] <= 90 for img in gallery_images.locator("img").all())
+    browser.screenshot(page, "my-digits-gallery-phone")
+    page.set_viewport_size(browser.VIEWPORT)
 
     # Delete the 7 from the gallery: it is gone from the page and from the set.
     page.get_by_role("button", name=re.compile("Delete")).last.click()
