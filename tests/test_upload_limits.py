@@ -83,8 +83,8 @@ def test_the_uploader_tells_the_browser_the_size_limit_and_over_limit_images_get
     ]).run()
     assert not at.exception, at.exception
     assert any("deep.png" in e.value and "MB to decode" in e.value for e in at.error)
-    table = at.dataframe[0].value
-    assert table["number"].tolist() == ["", "3450"], table
+    table = at.dataframe[0].value  # the readings; the file that could not be read is the error above
+    assert table["file"].tolist() == ["webcam-3450.png"] and table["number"].tolist() == ["3450"], table
 
 
 # --------------------------------------------------------------------------- in a real browser
