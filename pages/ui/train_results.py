@@ -114,18 +114,18 @@ def show_report(entry: store.ModelEntry) -> None:
     b.metric("Test loss", f"{report.test_loss:.4f}")
     c.metric("Misclassified", f"{report.n_misclassified:,} of {report.n_test:,}")
     left, right = st.columns([3, 2])
-    left.altair_chart(charts.confusion_chart(report.confusion, dark=st.context.theme.type == "dark"), key="train_chart_confusion", width="stretch")
+    dark = st.context.theme.type == "dark"
+    left.altair_chart(charts.confusion_chart(report.confusion, dark=dark), key="train_chart_confusion", width="stretch")
     right.altair_chart(charts.per_class_chart(report.per_class), key="train_chart_per_class", width="stretch")
     shown = report.misclassified
     if shown:
         st.markdown(f"**Misclassified test digits** ({len(shown)} most confident mistakes of {report.n_misclassified:,})")
-        per_row = 10
-        for i in range(0, len(shown), per_row):
-            cols = st.columns(per_row)
-            for col, m in zip(cols, shown[i : i + per_row]):
-                big = np.kron(m.image, np.ones((3, 3), dtype=np.uint8))  # crisp pixels
-                col.image(big, width="stretch")
-                col.caption(f"true **{m.true}** → {m.predicted} ({m.confidence:.0%})")
+        # A wrapping row of small tiles: screen-wide columns made a phone scroll through 40 big digits.
+        with st.container(horizontal=True, gap="small", key="train_misclassified"):
+            for m in shown:
+                with st.container(width=84, gap="xsmall"):
+                    st.image(np.kron(m.image, np.ones((3, 3), dtype=np.uint8)), width=84)  # crisp pixels
+                    st.caption(f"true **{m.true}** → {m.predicted} ({m.confidence:.0%})")
     else:
         st.success("No test digit was misclassified.")
 
