@@ -449,3 +449,28 @@ def test_model_choices_put_the_shipped_model_first(tmp_path, monkeypatch):
     assert [c.path for c in choices] == [None] and choices[0].label.startswith("Shipped model")
     assert support.active_model_path(str(SHIPPED_MODEL)) is None
     assert support.active_model_path(None) is None
+
+
+def test_fix_the_boxes_delete_one_and_save_what_was_typed(tmp_path, samples_dir):
+    from digitlib.personal import PersonalSet
+
+    at = use_mode(recognize_page(), "upload")
+    at.file_uploader(key="recognize_upload").set_value(
+        ("webcam-3450.png", sample_bytes("webcam-3450.png"), "image/png")).run()
+    typed = at.text_input[0]
+    typed.set_value("345").run()  # three digits typed for four boxes: the box editor opens
+    no_traceback(at)
+    editor = [e for e in at.expander if e.label.startswith("Fix the boxes")][0]
+    assert editor.proto.expanded or at.session_state[editor.key]
+    delete = next(w for w in at.get("button_group") if w.label == "Delete a box")
+    delete.set_value(3).run()  # the 0's box
+    no_traceback(at)
+    assert metric(at, "Number") == "345" and at.text_input[0].value == "345"
+    at.button(key=next(b.key for b in at.button if b.label == "Save to My digits")).click().run()
+    no_traceback(at)
+    assert any("Saved 3 digits to My digits (3 new)" in s.value for s in at.success)
+    assert [s.label for s in PersonalSet(tmp_path / "personal").samples()] == [3, 4, 5]
+    # Boxes as read brings the 0 back; the typed number stays what the user typed.
+    at.button(key=next(b.key for b in at.button if b.label == "Boxes as read")).click().run()
+    no_traceback(at)
+    assert metric(at, "Number") == "3450" and at.text_input[0].value == "345"

@@ -81,12 +81,12 @@ def edited(base: Reading, photo: Photo, classify, polarity: str) -> Reading:
     return shown
 
 
-def pending_box(photo: Photo) -> tuple[int, int, int, int] | None:
+def pending_box(photo: Photo, shown: Reading) -> tuple[int, int, int, int] | None:
     """The box being placed in the open box editor (pixels of the photo shown), to draw on the photo."""
     if not state.get(editor_key(photo)):
         return None
-    values = [state.get(f"recognize_box_{photo.key}_{f}") for f in BOX_FIELDS]
-    return tuple(int(v) for v in values) if all(v is not None for v in values) else None
+    suggestion = rescue.suggest_box(shown)
+    return tuple(int(state.get(f"recognize_box_{photo.key}_{f}", v)) for f, v in zip(BOX_FIELDS, suggestion))
 
 
 def _add_box(photo: Photo, base: Reading, polarity: str) -> None:

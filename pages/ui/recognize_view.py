@@ -111,7 +111,7 @@ def show_reading(result: support.ReadResult, photo: fix.Photo, expected: str | N
     headline(shown, expected)
     show_warnings(shown)
     if base.image is not None:
-        show_photo(result.name, shown, fix.pending_box(photo))
+        show_photo(result.name, shown, fix.pending_box(photo, shown))
         fix.sync_typed_text(photo, shown)
         fix.correction_panel(photo, base, shown, polarity)
     if shown.digits:
