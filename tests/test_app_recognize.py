@@ -474,3 +474,20 @@ def test_fix_the_boxes_delete_one_and_save_what_was_typed(tmp_path, samples_dir)
     at.button(key=next(b.key for b in at.button if b.label == "Boxes as read")).click().run()
     no_traceback(at)
     assert metric(at, "Number") == "3450" and at.text_input[0].value == "345"
+
+
+def test_sure_readable_and_needs_review():
+    from digitlib.reading.result import DigitReading, Reading
+
+    def reading(*confidences: float, warnings=()) -> Reading:
+        digits = [DigitReading(1, c, [(1, c), (7, 1 - c), (0, 0.0)], (10 * i, 0, 8, 20), np.zeros((28, 28), np.uint8))
+                  for i, c in enumerate(confidences)]
+        return Reading("1" * len(digits), digits, float(np.prod(confidences)) if digits else 0.0, list(warnings), [])
+
+    sure, unsure, guess = reading(0.99, 0.98), reading(0.99, 0.69), reading(0.004)
+    assert support.is_sure(sure) and not support.needs_review(sure)
+    # 69 % on one digit: readable, matches a sample's label maybe, but not "read correctly" and to review.
+    assert support.is_readable(unsure) and not support.is_sure(unsure) and support.needs_review(unsure)
+    assert not support.is_readable(guess) and support.needs_review(guess)
+    assert not support.is_readable(reading()) and support.needs_review(None)
+    assert support.needs_review(reading(0.99, warnings=["A mark the size of a digit was left out."]))
