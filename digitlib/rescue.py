@@ -12,6 +12,7 @@ Images are BGR or RGB uint8 ``(H, W, 3)`` or grey uint8 ``(H, W)``; boxes are
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Callable, Sequence
 
@@ -124,9 +125,14 @@ def edit_reading(reading: Reading, classify: Classify, removed: Sequence[int] = 
     return replace(reading, text=text, digits=digits, confidence=confidence, warnings=uncertain_warnings(digits))
 
 
+#: Where ``Recognizer.read`` says it left a digit-sized mark out ("... (at x=513, y=153 px) was left out ...").
+LEFT_OUT_AT = re.compile(r"\(at x=(\d+), y=(\d+) px\) was left out")
+
+
 def suggest_box(reading: Reading) -> Box:
-    """Where to start a box for a missing digit, in pixels of ``reading.image``: just right of the
-    last digit, its size (a quarter of the photo's height, in its middle, when there is none)."""
+    """Where to start a box for a missing digit, in pixels of ``reading.image``: on the first
+    digit-sized mark the reader left out, else just right of the last digit; the last digit's
+    size (a quarter of the photo's height, in its middle, when there is none)."""
     h, w = reading.image.shape[:2]
     if not reading.digits:
         side = max(8, h // 4)
@@ -134,6 +140,11 @@ def suggest_box(reading: Reading) -> Box:
     s = reading.scale
     x, y, bw, bh = (int(round(v * s)) for v in reading.digits[-1].box)
     bw, bh = max(4, min(bw, w)), max(4, min(bh, h))
+    marks = [LEFT_OUT_AT.search(warning) for warning in reading.warnings]
+    mark = next((m for m in marks if m), None)
+    if mark:
+        x, y = round(int(mark.group(1)) * s), round(int(mark.group(2)) * s)
+        return (min(x, w - bw), min(y, h - bh), bw, bh)
     return (min(x + bw + max(2, bw // 5), w - bw), min(max(0, y), h - bh), bw, bh)
 
 

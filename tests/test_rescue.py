@@ -51,8 +51,11 @@ def test_a_dropped_digit_added_back_from_its_box(recognizer, photo_3450):
     # Digits under 130 px are ignored: the 0 (125 px tall) is dropped, as a reader might drop it.
     dropped = recognizer.read(photo_3450, ReadOptions(min_digit_height=130))
     assert dropped.text == "345"
-    box = rescue.suggest_box(dropped)  # right of the 5, its size: where a missing digit may be
-    assert box[0] > dropped.digits[-1].box[0] + dropped.digits[-1].box[2]
+    # The reader noticed a digit-sized mark it left out: the suggested box starts on it, the 5's size.
+    assert any("was left out" in w for w in dropped.warnings)
+    box = rescue.suggest_box(dropped)
+    assert box[:2] == (513, 153) and box[2:] == dropped.digits[-1].box[2:]
+    assert rescue.edit_reading(dropped, recognizer.classify, added=[box]).text == "3450"
     fixed = rescue.edit_reading(dropped, recognizer.classify, added=[(513, 150, 105, 130)])
     assert fixed.text == "3450" and fixed.confidence > 0.9
     assert [d.row for d in fixed.digits] == [0, 0, 0, 0]
@@ -61,6 +64,14 @@ def test_a_dropped_digit_added_back_from_its_box(recognizer, photo_3450):
     # Delete a box, and add one before the first digit: digits stay in reading order.
     moved = rescue.edit_reading(fixed, recognizer.classify, removed=[0], added=[(45, 125, 125, 165)])
     assert moved.text == "3450"
+
+
+def test_without_a_left_out_mark_the_suggestion_is_right_of_the_last_digit(recognizer, photo_3450):
+    reading = recognizer.read(photo_3450)
+    without_0 = rescue.edit_reading(reading, recognizer.classify, removed=[3])  # edits drop left-out notes
+    box = rescue.suggest_box(without_0)
+    five = without_0.digits[-1].box
+    assert box[0] > five[0] + five[2] and box[2:] == five[2:]
 
 
 def test_added_box_without_ink_is_refused(recognizer, photo_3450):
