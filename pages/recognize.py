@@ -99,12 +99,15 @@ def photo_tools(inputs_key: str) -> tuple[int, tuple[int, ...], str, int]:
         for key in TOOL_KEYS:
             st.session_state.pop(key, None)
     polarity = st.session_state.get("recognize_polarity") or "auto"
+    # The popovers' labels say what is set, so a crop or a height limit is not forgotten.
+    cropped = any(st.session_state.get(f"recognize_crop_{side}") for side in CROP_SIDES)
+    min_height = int(st.session_state.get("recognize_min_height") or 0)
     with st.container(horizontal=True, gap="small", vertical_alignment="center", key="recognize_tools"):
         st.button("Turn left", icon=":material/rotate_left:", key="recognize_turn_left", on_click=_turn, args=(-1,),
                   help="Turn the photo a quarter turn anticlockwise before reading it.")
         st.button("Turn right", icon=":material/rotate_right:", key="recognize_turn_right", on_click=_turn,
                   args=(1,), help="Turn the photo a quarter turn clockwise before reading it.")
-        with st.popover("Crop", icon=":material/crop:", help="Cut away the edges of the photo, so only the number "
+        with st.popover("Crop (on)" if cropped else "Crop", icon=":material/crop:", help="Cut away the edges of the photo, so only the number "
                         "is read: a shadow, a table edge or other writing then stays out."):
             st.caption("How much to cut from each side, in percent of the photo.")
             for side in CROP_SIDES:
@@ -114,7 +117,8 @@ def photo_tools(inputs_key: str) -> tuple[int, tuple[int, ...], str, int]:
             pick_one("Digit colour", POLARITIES, "auto", "recognize_polarity",
                      help="Auto works for most photos. Choose *Dark ink* for pen on paper, "
                      "*Light ink* for chalk on a blackboard or white-on-black images.")
-        with st.popover("Smallest digit", icon=":material/height:"):
+        with st.popover(f"Smallest digit: {min_height} px" if min_height else "Smallest digit",
+                        icon=":material/height:"):
             st.number_input(
                 "Minimum digit height (px)", min_value=0, max_value=1000, value=0, step=5,
                 key="recognize_min_height", persist_state="session",

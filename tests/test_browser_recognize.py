@@ -60,9 +60,9 @@ def choose_mode(page, name: str) -> None:
 
 
 def number_on_page(page, expected: str) -> str:
-    """Wait for the 'Number' metric to show ``expected`` and return the metric's text."""
+    """Wait for the 'Number' metric to show exactly ``expected`` (not "3450" for "345") and return its text."""
     value = page.locator('[data-testid="stMetric"]').filter(has_text="Number").locator('[data-testid="stMetricValue"]')
-    value.filter(has_text=expected).wait_for(timeout=READ_TIMEOUT_MS)
+    value.filter(has_text=re.compile(rf"^\s*{re.escape(expected)}\s*$")).wait_for(timeout=READ_TIMEOUT_MS)
     return value.inner_text().strip()
 
 
