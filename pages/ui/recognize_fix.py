@@ -74,11 +74,10 @@ def _typed_count(photo: Photo) -> int:
 def edited(base: Reading, photo: Photo, classify, polarity: str) -> Reading:
     """``base`` with the user's box edits applied (itself when there are none)."""
     edits = state.get(_edits_key(photo, base))
-    shown = base
+    state[SHOWN] = (photo.key, base)  # until the edits are applied (they can fail: ValueError)
     if edits and (edits["removed"] or edits["added"]):
-        shown = rescue.edit_reading(base, classify, edits["removed"], edits["added"], polarity)
-    state[SHOWN] = (photo.key, shown)
-    return shown
+        state[SHOWN] = (photo.key, rescue.edit_reading(base, classify, edits["removed"], edits["added"], polarity))
+    return state[SHOWN][1]
 
 
 def pending_box(photo: Photo, shown: Reading) -> tuple[int, int, int, int] | None:
