@@ -245,12 +245,11 @@ def test_no_digits_warns_and_shows_the_stages():
 
 
 def test_an_unsure_reading_is_not_shown_as_a_number(samples_dir):
-    # A crossed-out box reads as a "0" the model is under 1 % sure of: a guess, not a number to copy.
+    # A square blot of ink reads as a "0" the model is not at all sure of: a guess, not a number to copy.
     crossed = np.full((300, 400, 3), 235, np.uint8)
-    cv2.rectangle(crossed, (150, 80), (260, 220), (20, 20, 20), 6)
-    cv2.line(crossed, (150, 80), (260, 220), (20, 20, 20), 6)
+    cv2.rectangle(crossed, (120, 70), (280, 230), (20, 20, 20), -1)
     at = use_mode(recognize_page(), "upload")
-    at.file_uploader(key="recognize_upload").set_value(("crossed.png", png(crossed), "image/png")).run()
+    at.file_uploader(key="recognize_upload").set_value(("blot.png", png(crossed), "image/png")).run()
     no_traceback(at)
     reading = _read_direct_image(crossed)
     assert reading.digits and not support.is_readable(reading), "the test photo must be an unsure reading"

@@ -91,16 +91,17 @@ def test_correct_a_reading_then_find_the_digits_in_my_digits(app_url, chromium, 
     page.wait_for_timeout(300)
     browser.screenshot(page, "my-digits-gallery")
     assert not browser.streamlit_error_texts(page), "a traceback is shown on the page"
-    # On a phone the 28x28 digits stay small tiles, not screen-wide pictures.
-    page.set_viewport_size(browser.PHONE)
-    page.wait_for_timeout(400)
-    assert all(img.bounding_box()["width"] <= 90 for img in gallery_images.locator("img").all())
-    browser.screenshot(page, "my-digits-gallery-phone")
-    page.set_viewport_size(browser.VIEWPORT)
 
     # Delete the 7 from the gallery: it is gone from the page and from the set.
     page.get_by_role("button", name=re.compile("Delete")).last.click()
     page.get_by_text("Deleted a 7.").wait_for()
     expect(page.get_by_role("heading", name=re.compile(r"Digit 7 ·"))).to_have_count(0)
     assert saved_labels(personal_dir) == [3, 4, 5]
+    # On a phone the 28x28 digits stay small tiles, not screen-wide pictures.
+    page.set_viewport_size(browser.PHONE)
+    browser.wait_until_idle(page)
+    page.wait_for_timeout(400)
+    expect(gallery_images).to_have_count(3)
+    assert all(img.bounding_box()["width"] <= 90 for img in gallery_images.locator("img").all())
+    browser.screenshot(page, "my-digits-gallery-phone")
     page.context.close()
