@@ -146,7 +146,10 @@ def test_a_dropped_digit_is_corrected_and_saved(app_url, chromium, personal_dir)
     page.get_by_role("button", name=re.compile("Smallest digit")).click()
     set_number(page, "Minimum digit height (px)", 130)
     page.keyboard.press("Escape")
-    assert number_on_page(page, "345") == "345"
+    # Ink was left out where the 0 is, and the sequence reader sees more digits than the
+    # segmenter: "345" is too unsure to be shown as the number. The page says so.
+    page.get_by_test_id("stAlertContentWarning").filter(has_text="could not be read").filter(has_text="345").wait_for()
+    browser.wait_until_idle(page)
     typed = page.get_by_label("The number is", exact=True)
     expect(typed).to_have_value("345")
 
