@@ -616,14 +616,28 @@ def thin_four_between(mnist_test) -> np.ndarray:
 
 
 def test_a_dropped_digit_lowers_the_confidence_and_says_where(recognizer, mnist_test):
-    """The fine-pen 4 is taken for a hairline and dropped: the reading must not look complete."""
+    """The segmenter takes the fine-pen 4 for a hairline and drops it: the reading must not look complete."""
     from digitlib.recognizer import LEFT_OUT_PENALTY
 
-    reading = recognizer.read(thin_four_between(mnist_test))
-    assert reading.text == "350"  # the drop this guards against; reading it right would need a new test
+    reading = recognizer.read(thin_four_between(mnist_test), ReadOptions(reader="segmenter"))
+    assert reading.text == "350"  # the drop this guards against
     kept = float(np.prod([d.confidence for d in reading.digits]))
     assert reading.confidence == pytest.approx(kept * LEFT_OUT_PENALTY)
     assert any("between digits 2 and 3" in w and "left out" in w for w in reading.warnings)
+
+
+def test_the_sequence_reader_brings_back_the_dropped_digit_and_says_the_readers_disagree(recognizer, mnist_test):
+    from digitlib.reading.sequence import DISAGREE_CAP
+
+    reading = recognizer.read(thin_four_between(mnist_test))
+    assert reading.text == "3540"
+    four = reading.digits[2]
+    assert four.label == 4 and four.confidence <= DISAGREE_CAP + 1e-6
+    x, y, w, h = four.box
+    assert 160 + 80 <= x and x + w <= 360 and h > 40  # between the 5 and the 0, the height of a digit
+    assert reading.confidence < 0.5 and all(d.confidence > 0.9 for i, d in enumerate(reading.digits) if i != 2)
+    assert any("disagree" in w and "350" in w and "3540" in w for w in reading.warnings)
+    assert not any("left out" in w for w in reading.warnings)  # the whole-row reading covers that ink
 
 
 def test_left_out_marks_are_digit_sized_marks_in_the_row_that_no_digit_covers():
