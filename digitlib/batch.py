@@ -6,53 +6,23 @@ file to CSV or JSON Lines as each finishes: file, text, confidence, digits (labe
 box), warnings, error. A file that cannot be read is a row with its error, never the end of the
 run. Each row is written whole and flushed, so an interrupted run loses at most the rows in
 flight, and running it again with the same output reads only the files it has no row for.
+
+``read_with_ray`` runs the same job on a Ray cluster (``digitlib.batch_ray``; needs ``digitlib[ray]``).
 """
 
 from __future__ import annotations
 
 import csv
-import glob
 import io
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
-from .reading.decode import FILE_TYPES
+from .batch_rows import COLUMNS, BatchReport, image_paths, result_row
 from .recognizer import Recognizer
 
-COLUMNS = ["file", "text", "confidence", "digits", "warnings", "error"]
-
-
-def image_paths(specs: Iterable[str]) -> list[str]:
-    """Files named, the images in folders named (recursively) and the files a glob matches, sorted
-    within each spec and each listed once. ValueError names a spec that matches nothing."""
-    out: dict[str, None] = {}
-    for spec in specs:
-        path = Path(spec)
-        if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in FILE_TYPES)
-        elif path.exists():
-            found = [spec]
-        else:
-            found = sorted(p for p in glob.glob(spec, recursive=True) if Path(p).is_file())
-        if not found and not path.is_dir():
-            raise ValueError(f"{spec}: no such file, folder or matching files")
-        out.update(dict.fromkeys(found))
-    return list(out)
-
-
-def result_row(path: str, read: Callable) -> dict:
-    """One output row for ``path``: its reading, or its error (ValueError: not a readable image)."""
-    try:
-        reading = read(path)
-    except ValueError as exc:
-        return {"file": path, "text": "", "confidence": None, "digits": [], "warnings": [], "error": str(exc)}
-    digits = [{"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box), "row": d.row}
-              for d in reading.digits]
-    return {"file": path, "text": reading.text, "confidence": round(reading.confidence, 4), "digits": digits,
-            "warnings": reading.warnings, "error": None}
+__all__ = ["COLUMNS", "BatchReport", "ResultsFile", "image_paths", "read_many", "read_with_ray", "result_row"]
 
 
 class ResultsFile:
@@ -120,14 +90,6 @@ def _read_in_worker(path: str) -> dict:
     return result_row(path, _worker_recognizer.read)
 
 
-@dataclass
-class BatchReport:
-    total: int  # files listed
-    skipped: int  # already in the output
-    read: int  # rows written this run
-    failed: int  # of them, files that could not be read
-
-
 def read_many(paths: list[str], out: str | os.PathLike, workers: int = 0, model: str | None = None,
               progress: Callable[[Iterator[dict], int], Iterator[dict]] | None = None) -> BatchReport:
     """Read ``paths`` into ``out`` (see the module's docstring); ``workers`` 0 means every core,
@@ -157,3 +119,11 @@ def read_many(paths: list[str], out: str | os.PathLike, workers: int = 0, model:
             pool.join()
         results.close()
     return report
+
+
+def read_with_ray(paths_or_uri: str | list[str], out: str | os.PathLike, **options) -> BatchReport:
+    """The job on Ray Data, rows as Parquet or JSON Lines: ``digitlib.batch_ray.read_with_ray``
+    (imported only here, so that nothing else needs ray installed)."""
+    from .batch_ray import read_with_ray as read_on_ray
+
+    return read_on_ray(paths_or_uri, out, **options)

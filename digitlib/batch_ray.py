@@ -4,7 +4,7 @@ Ray Data reads the files (``read_binary_files``: local paths, or any URI pyarrow
 ``s3://bucket/scans/``), a pool of actors that each hold one ``Recognizer`` (loaded once per actor)
 reads them in batches with ``map_batches``, and the rows are written as Parquet (``out`` ending in
 ``.parquet``) or JSON Lines (any other name): a folder of part files, on the cluster, with the
-columns of ``digitlib.batch``'s rows (file, text, confidence, digits, warnings, error). A file
+columns of ``digitlib.batch``'s rows (``batch_rows.result_row``) (file, text, confidence, digits, warnings, error). A file
 that cannot be read is a row with its error. Running it again with the same ``out`` reads only
 the files it has no row for.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .batch import BatchReport, image_paths, result_row
+from .batch_rows import BatchReport, image_paths, result_row
 from .reading.decode import FILE_TYPES
 
 INSTALL_RAY = "pip install 'digitlib[ray]' (or: pip install -r requirements-ray.txt)"
@@ -86,7 +86,7 @@ def is_uri(spec: str) -> bool:
 
 
 def list_files(paths_or_uri: str | list[str]) -> list[str]:
-    """The image files to read: local files, folders and globs as ``batch.image_paths`` lists them
+    """The image files to read: local files, folders and globs as ``batch_rows.image_paths`` lists them
     (the same names the CLI writes); URIs listed by pyarrow's filesystem, recursively."""
     specs = [paths_or_uri] if isinstance(paths_or_uri, (str, os.PathLike)) else list(paths_or_uri)
     specs = [os.fspath(s) for s in specs]
@@ -118,7 +118,8 @@ def rows_written(ray, out: str) -> dict[str, bool]:
         return {}
     done = {}
     for batch in existing.select_columns(["file", "error"]).iter_batches(batch_format="numpy"):
-        done.update((str(f), e is None) for f, e in zip(batch["file"], batch["error"]))
+        # No error is None, or NaN where a JSON part file had no error at all (its column inferred as null).
+        done.update((str(f), not isinstance(e, str)) for f, e in zip(batch["file"], batch["error"]))
     return done
 
 
