@@ -1,0 +1,132 @@
+"""``python -m digitlib.bench batch``: pages per second of ``digitlib read --out`` with one worker,
+with two, and on Ray (``--engine ray``, a local Ray instance), on generated pages.
+
+Each engine runs as the command a user types, timed from start to exit (Python, torch and the
+models loading, Ray starting, the output written), so start-up counts as users feel it. The
+pages are synthetic photos (``digitlib.synth``: half "clean", half "hard", JPEG) written to a
+temporary folder, or to ``--folder``, where pages already written are reused. The runs take
+turns (1, 2, ray, 1, 2, ray, ...) so that load on a shared machine hits each alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .formatting import machine_line
+
+# name: (label in the table, options of digitlib read)
+ENGINES = {"1": ("1 worker", ["--workers", "1"]), "2": ("2 workers", ["--workers", "2"]),
+           "ray": ("Ray Data, 2 actors", ["--engine", "ray", "--workers", "2"])}
+
+
+def write_pages(folder: Path, n: int, seed: int, root: str | None) -> list[str]:
+    """``n`` synthetic pages as JPEGs in ``folder``: page ``i`` is the one ``synth.make_suite`` makes
+    at index ``i // 2`` (even pages "clean", odd ones "hard"), built one at a time (a suite of
+    1,000 photos would hold gigabytes). A page already in ``folder`` is kept. Returns the paths."""
+    from . import synth
+
+    folder.mkdir(parents=True, exist_ok=True)
+    digits = None
+    paths = []
+    for i in range(n):
+        path = folder / f"page-{i:05d}.jpg"
+        if not path.is_file():
+            digits = digits or synth.mnist_test_digits(root)
+            rng = np.random.default_rng((seed, i // 2))  # make_suite's generator for its image i // 2
+            image = synth.make_image(synth.random_number(rng), rng, synth.SUITES[i % 2], digits)
+            cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        paths.append(str(path))
+    return paths
+
+
+def texts_in(out: Path) -> dict[str, str]:
+    """{file: text} of a CSV or JSON Lines file, or of a folder of Parquet or JSON Lines part files."""
+    if out.is_dir():
+        if out.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return {r["file"]: r["text"] for r in pq.read_table(out, columns=["file", "text"]).to_pylist()}
+        lines = [line for part in sorted(out.glob("*.json")) for line in part.read_text().splitlines()]
+    elif out.suffix == ".csv":
+        import csv
+
+        return {r["file"]: r["text"] for r in csv.DictReader(open(out, newline=""))}
+    else:
+        lines = out.read_text().splitlines()
+    return {row["file"]: row["text"] for row in map(json.loads, lines)}
+
+
+def run_engine(folder: Path, out: Path, options: list[str]) -> float:
+    """Seconds ``python -m digitlib read FOLDER --out OUT OPTIONS`` takes, start to exit."""
+    command = [sys.executable, "-m", "digitlib", "read", str(folder), "--out", str(out), *options]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return seconds
+
+
+def uptime() -> str:
+    done = subprocess.run(["uptime"], capture_output=True, text=True)
+    return done.stdout.strip() or "n/a"
+
+
+def bench_batch(args: argparse.Namespace) -> int:
+    engines = {name: ENGINES[name] for name in args.engines.split(",")} if args.engines else ENGINES
+    folder = Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="digitlib-pages-"))
+    work = Path(tempfile.mkdtemp(prefix="digitlib-bench-batch-"))
+    try:
+        start = time.perf_counter()
+        pages = write_pages(folder, args.pages, args.seed, args.data)
+        print(f"{len(pages)} pages in {folder} ({time.perf_counter() - start:.0f} s to write or find)")
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent).stdout.strip() or "n/a"
+        print(f"commit {commit}; machine: {machine_line()}")
+        print(f"uptime before: {uptime()}")
+        seconds: dict[str, list[float]] = {name: [] for name in engines}
+        texts: dict[str, dict[str, str]] = {}
+        for repeat in range(args.repeats):
+            for name, (_, options) in engines.items():
+                out = work / f"{name}-{repeat}" / ("out.parquet" if "ray" in options else "out.jsonl")
+                seconds[name].append(run_engine(folder, out, options))
+                texts.setdefault(name, texts_in(out))
+                print(f"  {engines[name][0]}: {seconds[name][-1]:.1f} s", flush=True)
+        print(f"uptime after: {uptime()}\n")
+        first = next(iter(engines))
+        base = len(pages) / float(np.median(seconds[first]))
+        print(f"| engine | pages | seconds | pages/s | vs {engines[first][0]} | same text as {engines[first][0]} |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name in engines:
+            rate = len(pages) / float(np.median(seconds[name]))
+            same = sum(texts[name].get(p) == texts[first].get(p) for p in pages)
+            times = " / ".join(f"{s:.1f}" for s in seconds[name])
+            print(f"| {engines[name][0]} | {len(pages)} | {times} | {rate:.1f} | {rate / base:.2f}x | {same} of {len(pages)} |")
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if not args.folder and not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def add_parser(sub) -> None:
+    """The ``batch`` subcommand of ``python -m digitlib.bench``."""
+    b = sub.add_parser("batch", help="pages per second of digitlib read --out: 1 worker, 2 workers, Ray")
+    b.add_argument("--pages", type=int, default=1000, help="generated pages (default 1000)")
+    b.add_argument("--seed", type=int, default=9)
+    b.add_argument("--folder", default=None,
+                   help="write the pages here and keep them; pages already there are reused (default: a temp folder)")
+    b.add_argument("--keep", action="store_true", help="keep the temp folder of pages")
+    b.add_argument("--repeats", type=int, default=1, help="runs of each engine, taking turns (default 1)")
+    b.add_argument("--engines", default=None, help=f"comma-separated, of: {', '.join(ENGINES)} (default: all; the first is the base)")
+    b.add_argument("--data", default=None, help="MNIST folder for the digits (default: $DIGITLIB_DATA or the cache)")
