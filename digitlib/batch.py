@@ -80,9 +80,13 @@ _worker_recognizer: Recognizer | None = None
 
 def _start_worker(model: str | None) -> None:
     global _worker_recognizer
+    import cv2
     import torch
 
-    torch.set_num_threads(1)  # the processes share the cores; one thread each does not oversubscribe
+    # The processes share the cores: one thread each for torch and OpenCV, or each would start a
+    # thread per core and they would take turns on them.
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
     _worker_recognizer = Recognizer(model)
 
 

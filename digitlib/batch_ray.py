@@ -63,11 +63,13 @@ class RecognizerActor:
     """A ``map_batches`` callable class: one Recognizer per actor, loaded once."""
 
     def __init__(self, model: str | None = None) -> None:
+        import cv2
         import torch
 
         from .recognizer import Recognizer
 
-        torch.set_num_threads(1)  # one actor per core: more threads would only fight over it
+        torch.set_num_threads(1)  # one actor per core: more threads (torch's or OpenCV's) would fight over it
+        cv2.setNumThreads(1)
         self.recognizer = Recognizer(model)
         self.schema = row_schema()
 

@@ -5,7 +5,9 @@ Each engine runs as the command a user types, timed from start to exit (Python, 
 models loading, Ray starting, the output written), so start-up counts as users feel it. The
 pages are synthetic photos (``digitlib.synth``: half "clean", half "hard", JPEG) written to a
 temporary folder, or to ``--folder``, where pages already written are reused. The runs take
-turns (1, 2, ray, 1, 2, ray, ...) so that load on a shared machine hits each alike.
+turns (1, 2, ray, 1, 2, ray, ...) so that load on a shared machine hits each alike. Each also
+reads the first 4 pages alone just before: that run is mostly start-up, and the whole run less it
+gives the rate past start-up.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .formatting import machine_line
 # name: (label in the table, options of digitlib read)
 ENGINES = {"1": ("1 worker", ["--workers", "1"]), "2": ("2 workers", ["--workers", "2"]),
            "ray": ("Ray Data, 2 actors", ["--engine", "ray", "--workers", "2"])}
+FEW_PAGES = 4  # each engine also reads this many pages alone: its start-up, to tell apart from its rate
 
 
 def write_pages(folder: Path, n: int, seed: int, root: str | None) -> list[str]:
@@ -77,6 +80,33 @@ def run_engine(folder: Path, out: Path, options: list[str]) -> float:
     return seconds
 
 
+def linked(paths: list[str], folder: Path) -> Path:
+    """``folder`` holding a link to each of ``paths`` (the engines read a folder: exactly these pages)."""
+    folder.mkdir(parents=True)
+    for path in paths:
+        (folder / Path(path).name).symlink_to(Path(path).resolve())
+    return folder
+
+
+def rate_table(engines: dict, pages: int, seconds: dict[str, list[float]], few: dict[str, list[float]],
+               same: dict[str, int]) -> str:
+    """Markdown: per engine, the seconds of each run on ``pages`` pages and on ``FEW_PAGES``, pages
+    per second over the whole run (median run) and past start-up (the whole run less the few
+    pages' run), each against the first engine's, and how many texts match the first engine's."""
+    first = next(iter(engines))
+    whole = {n: pages / float(np.median(seconds[n])) for n in engines}
+    past = {n: float(np.median(seconds[n]) - np.median(few[n])) for n in engines}
+    steady = {n: (pages - FEW_PAGES) / past[n] if past[n] > 0 else float("nan") for n in engines}  # nan: too few pages
+    lines = [f"| engine | seconds, {pages} pages | pages/s | vs {engines[first][0]} | seconds, {FEW_PAGES} pages "
+             f"(start-up) | pages/s past start-up | vs {engines[first][0]} | same text |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for n, (label, _) in engines.items():
+        runs, starts = (" / ".join(f"{s:.1f}" for s in t) for t in (seconds[n], few[n]))
+        lines.append(f"| {label} | {runs} | {whole[n]:.1f} | {whole[n] / whole[first]:.2f}x | {starts} | "
+                     f"{steady[n]:.1f} | {steady[n] / steady[first]:.2f}x | {same[n]} of {pages} |")
+    return "\n".join(lines)
+
+
 def uptime() -> str:
     done = subprocess.run(["uptime"], capture_output=True, text=True)
     return done.stdout.strip() or "n/a"
@@ -94,24 +124,21 @@ def bench_batch(args: argparse.Namespace) -> int:
                                 cwd=Path(__file__).resolve().parent).stdout.strip() or "n/a"
         print(f"commit {commit}; machine: {machine_line()}")
         print(f"uptime before: {uptime()}")
+        chosen, few = linked(pages, work / "pages"), linked(pages[:FEW_PAGES], work / "few")
         seconds: dict[str, list[float]] = {name: [] for name in engines}
+        startup: dict[str, list[float]] = {name: [] for name in engines}
         texts: dict[str, dict[str, str]] = {}
         for repeat in range(args.repeats):
-            for name, (_, options) in engines.items():
+            for name, (label, options) in engines.items():
                 out = work / f"{name}-{repeat}" / ("out.parquet" if "ray" in options else "out.jsonl")
-                seconds[name].append(run_engine(folder, out, options))
-                texts.setdefault(name, texts_in(out))
-                print(f"  {engines[name][0]}: {seconds[name][-1]:.1f} s", flush=True)
+                startup[name].append(run_engine(few, out.with_name("few-" + out.name), options))
+                seconds[name].append(run_engine(chosen, out, options))
+                texts.setdefault(name, {Path(f).name: t for f, t in texts_in(out).items()})
+                print(f"  {label}: {seconds[name][-1]:.1f} s ({FEW_PAGES} pages: {startup[name][-1]:.1f} s)", flush=True)
         print(f"uptime after: {uptime()}\n")
-        first = next(iter(engines))
-        base = len(pages) / float(np.median(seconds[first]))
-        print(f"| engine | pages | seconds | pages/s | vs {engines[first][0]} | same text as {engines[first][0]} |")
-        print("|---|---:|---:|---:|---:|---:|")
-        for name in engines:
-            rate = len(pages) / float(np.median(seconds[name]))
-            same = sum(texts[name].get(p) == texts[first].get(p) for p in pages)
-            times = " / ".join(f"{s:.1f}" for s in seconds[name])
-            print(f"| {engines[name][0]} | {len(pages)} | {times} | {rate:.1f} | {rate / base:.2f}x | {same} of {len(pages)} |")
+        first = texts[next(iter(engines))]
+        same = {name: sum(texts[name].get(Path(p).name) == first.get(Path(p).name) for p in pages) for name in engines}
+        print(rate_table(engines, len(pages), seconds, startup, same))
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
