@@ -1,9 +1,9 @@
 """Reading many files: folders, globs, several processes, results written as they come, resumable.
 
 ``read_many`` lists the images (``image_paths``), skips those already in the output file, reads
-the rest with ``workers`` processes (one ``Recognizer`` each, loaded once), and appends one row a
-file to CSV or JSON Lines as each finishes: file, text, confidence, digits (label, confidence,
-box), warnings, error. A file that cannot be read is a row with its error, never the end of the
+the rest with ``workers`` processes (this one and others, one ``Recognizer`` each, loaded once),
+and appends one row a file to CSV or JSON Lines as each finishes: file, text, confidence, digits
+(label, confidence, box), warnings, error. A file that cannot be read is a row with its error, never the end of the
 run. Each row is written whole and flushed, so an interrupted run loses at most the rows in
 flight, and running it again with the same output reads only the files it has no row for.
 
@@ -78,15 +78,22 @@ class ResultsFile:
 _worker_recognizer: Recognizer | None = None
 
 
-def _start_worker(model: str | None) -> None:
-    global _worker_recognizer
+def _one_thread_each() -> tuple[int, int]:
+    """Torch and OpenCV on one thread each in this process; returns the counts they had.
+
+    The processes reading share the cores: with a thread per core each, they would take turns."""
     import cv2
     import torch
 
-    # The processes share the cores: one thread each for torch and OpenCV, or each would start a
-    # thread per core and they would take turns on them.
+    before = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    return before
+
+
+def _start_worker(model: str | None) -> None:
+    global _worker_recognizer
+    _one_thread_each()
     _worker_recognizer = Recognizer(model)
 
 
@@ -94,25 +101,58 @@ def _read_in_worker(path: str) -> dict:
     return result_row(path, _worker_recognizer.read)
 
 
+def _rows_alongside(pool, todo: list[str], read: Callable, ahead: int) -> Iterator[dict]:
+    """Rows of ``todo``, read by ``pool``'s workers and, in turns, by ``read`` in this process.
+
+    This process reads from the first moment, while the workers still start (a new Python,
+    torch, the model: seconds, against 30-40 ms a page), and keeps ``ahead`` files queued for
+    the pool, so no worker waits while it reads a page. A worker's exception is raised here."""
+    import queue
+
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # rows (or exceptions) from the pool's result thread
+    files = iter(todo)
+    in_pool = 0
+    while True:
+        while in_pool < ahead and (path := next(files, None)) is not None:
+            pool.apply_async(_read_in_worker, (path,), callback=finished.put, error_callback=finished.put)
+            in_pool += 1
+        while not finished.empty():
+            in_pool -= 1
+            yield _row_or_raise(finished.get())
+        if (path := next(files, None)) is None:
+            break
+        yield result_row(path, read)
+    for _ in range(in_pool):
+        yield _row_or_raise(finished.get())
+
+
+def _row_or_raise(item: dict | BaseException) -> dict:
+    if isinstance(item, BaseException):
+        raise item
+    return item
+
+
 def read_many(paths: list[str], out: str | os.PathLike, workers: int = 0, model: str | None = None,
               progress: Callable[[Iterator[dict], int], Iterator[dict]] | None = None) -> BatchReport:
     """Read ``paths`` into ``out`` (see the module's docstring); ``workers`` 0 means every core,
-    1 reads in this process. ``progress(rows, total)`` may wrap the stream of rows (a progress bar).
-    KeyboardInterrupt stops the pool and leaves ``out`` with every row finished so far."""
+    1 reads in this process, N reads in this process and N - 1 others (``_rows_alongside``).
+    ``progress(rows, total)`` may wrap the stream of rows (a progress bar). KeyboardInterrupt
+    stops the pool and leaves ``out`` with every row finished so far."""
     results = ResultsFile(out)
     todo = [p for p in paths if p not in results.done]
     report = BatchReport(len(paths), len(paths) - len(todo), 0, 0)
-    workers = workers or os.cpu_count() or 1
-    pool = None
+    workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
+    pool, threads = None, None
     try:
-        if workers == 1 or len(todo) <= 1:
-            recognizer = Recognizer(model)
+        recognizer = Recognizer(model)
+        if workers == 1:
             rows: Iterator[dict] = (result_row(p, recognizer.read) for p in todo)
         else:
             import multiprocessing
 
-            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(todo)), _start_worker, (model,))
-            rows = pool.imap_unordered(_read_in_worker, todo, chunksize=1)
+            pool = multiprocessing.get_context("spawn").Pool(workers - 1, _start_worker, (model,))
+            threads = _one_thread_each()
+            rows = _rows_alongside(pool, todo, recognizer.read, ahead=2 * (workers - 1))
         for row in progress(rows, len(todo)) if progress else rows:
             results.write(row)
             report.read += 1
@@ -121,6 +161,12 @@ def read_many(paths: list[str], out: str | os.PathLike, workers: int = 0, model:
         if pool is not None:
             pool.terminate()
             pool.join()
+        if threads is not None:  # this process's own settings back, for whoever called
+            import cv2
+            import torch
+
+            torch.set_num_threads(threads[0])
+            cv2.setNumThreads(threads[1])
         results.close()
     return report
 
