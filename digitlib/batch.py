@@ -93,6 +93,9 @@ def _one_thread_each() -> tuple[int, int]:
 
 def _start_worker(model: str | None) -> None:
     global _worker_recognizer
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches every process: the main one stops the pool
     _one_thread_each()
     _worker_recognizer = Recognizer(model)
 
