@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -125,21 +124,14 @@ def rows_written(ray, out: str) -> dict[str, bool]:
     return done
 
 
-@dataclass
-class RayRun:
-    """How ``read_with_ray`` starts or joins Ray."""
-
-    address: str | None = None  # None: $RAY_ADDRESS, else a new local instance; "auto": the local cluster
-    quiet: bool = True  # Ray's INFO logs and the workers' output kept off the terminal
-
-
-def start_ray(ray, run: RayRun) -> bool:
-    """Join (or start) Ray unless this process already has; True if this call started the connection."""
+def start_ray(ray, address: str | None, quiet: bool) -> bool:
+    """Join (or start) Ray unless this process already has; True if this call connected.
+    ``quiet``: Ray's INFO logs and its workers' output kept off the terminal."""
     if ray.is_initialized():
         return False
-    level = logging.ERROR if run.quiet else logging.INFO
-    ray.init(address=run.address, include_dashboard=False, log_to_driver=not run.quiet, logging_level=level)
-    if run.quiet:
+    level = logging.ERROR if quiet else logging.INFO  # ERROR: not even the notice that token auth is on
+    ray.init(address=address, include_dashboard=False, log_to_driver=not quiet, logging_level=level)
+    if quiet:
         logging.getLogger("ray.data").setLevel(logging.WARNING)
     return True
 
@@ -151,7 +143,8 @@ def read_with_ray(paths_or_uri: str | list[str], out: str | os.PathLike, model: 
 
     ``paths_or_uri``: files, folders, globs or URIs, or a list of them. ``actors``: Recognizers
     reading at once (default: one per CPU of the cluster). ``address``: the cluster to join, as
-    ``ray.init(address=...)`` takes it (used only when this process has not joined one already).
+    ``ray.init(address=...)`` takes it (used only when this process has not joined one already;
+    Ray is then shut down at the end). ``quiet``: Ray's INFO logs and workers' output not shown.
     ``out``: a folder or URI ending in ``.parquet`` for Parquet, else JSON Lines. Returns the same
     counts as ``read_many``.
     """
@@ -160,7 +153,7 @@ def read_with_ray(paths_or_uri: str | list[str], out: str | os.PathLike, model: 
     if out.lower().endswith(".csv"):
         raise ValueError("the ray engine writes Parquet (an --out ending in .parquet) or JSON Lines, not CSV")
     files = list_files(paths_or_uri)
-    started = start_ray(ray, RayRun(address, quiet))
+    started = start_ray(ray, address, quiet)
     try:
         done = rows_written(ray, out)
         todo = [f for f in files if f not in done]
@@ -169,16 +162,15 @@ def read_with_ray(paths_or_uri: str | list[str], out: str | os.PathLike, model: 
             return report
         if actors is None:
             actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        actors = min(actors, len(todo))
         batch_size = max(1, min(batch_size, -(-len(todo) // actors)))  # a batch for every actor
         ds = ray.data.read_binary_files(todo, include_paths=True, num_cpus=TASK_CPUS)
-        # No constructor arguments for the shipped model: Ray logs an error for an actor that restarts
-        # with arguments in the object store, though none are lost here.
-        ds = ds.map_batches(RecognizerActor, fn_constructor_kwargs={"model": model} if model else None,
+        ds = ds.map_batches(RecognizerActor, fn_constructor_kwargs={"model": model},
                             batch_size=batch_size, batch_format="numpy", num_cpus=ACTOR_CPUS,
                             compute=ray.data.ActorPoolStrategy(size=actors))
         write = ds.write_parquet if out.lower().endswith(".parquet") else ds.write_json
         write(out, ray_remote_args={"num_cpus": TASK_CPUS})
-        now = rows_written(ray, out)
+        now = rows_written(ray, out)  # the counts, read back: Ray's writers return none
         report.read = sum(f in now for f in todo)
         report.failed = sum(not now[f] for f in todo if f in now)
         return report

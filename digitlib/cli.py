@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                         ".parquet, else of JSON Lines files; PATH may be a URI such as s3://bucket/scans/)")
     r.add_argument("--ray-address", default=None, metavar="ADDRESS",
                    help="with --engine ray: the cluster to join, as ray.init(address=...) takes it, e.g. "
-                        "ray://head:10001 or auto (default: $RAY_ADDRESS, else a Ray instance on this machine)")
+                        "ray://head:10001 or auto (default: $RAY_ADDRESS, else Ray on this machine, started if need be)")
     return parser
 
 
