@@ -155,7 +155,9 @@ def read_many(paths: list[str], out: str | os.PathLike, workers: int = 0, model:
 
             pool = multiprocessing.get_context("spawn").Pool(workers - 1, _start_worker, (model,))
             threads = _one_thread_each()
-            rows = _rows_alongside(pool, todo, recognizer.read, ahead=2 * (workers - 1))
+            # Four files queued a worker: this process can read a page four times the usual length
+            # (a hard page) before a worker waits, and at the end it waits for at most four a worker.
+            rows = _rows_alongside(pool, todo, recognizer.read, ahead=4 * (workers - 1))
         for row in progress(rows, len(todo)) if progress else rows:
             results.write(row)
             report.read += 1
