@@ -275,6 +275,10 @@ def read_on_ray(args: argparse.Namespace) -> int:
     except RayUnavailableError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a part file cut short may be left: not every file's row is safe to trust
+        print(f"stopped: the part files Ray finished are in {args.out}; one it was writing may be cut short",
+              file=sys.stderr)
+        return 130
     print(f"{report.read} files read into {args.out} ({report.failed} could not be read), "
           f"{report.skipped} already there")
     return 1 if report.failed else 0
