@@ -69,15 +69,20 @@ def texts_in(out: Path) -> dict[str, str]:
     return {row["file"]: row["text"] for row in map(json.loads, lines)}
 
 
-def run_engine(folder: Path, out: Path, options: list[str]) -> float:
-    """Seconds ``python -m digitlib read FOLDER --out OUT OPTIONS`` takes, start to exit."""
+def run_engine(folder: Path, out: Path, options: list[str]) -> tuple[float, float]:
+    """Seconds ``python -m digitlib read FOLDER --out OUT OPTIONS`` takes, start to exit, and the CPU
+    seconds it and the processes it waited for used (Ray's own daemons are not among them)."""
+    import resource
+
     command = [sys.executable, "-m", "digitlib", "read", str(folder), "--out", str(out), *options]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return seconds
+    return seconds, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
 def linked(paths: list[str], folder: Path) -> Path:
@@ -89,21 +94,24 @@ def linked(paths: list[str], folder: Path) -> Path:
 
 
 def rate_table(engines: dict, pages: int, seconds: dict[str, list[float]], few: dict[str, list[float]],
-               same: dict[str, int]) -> str:
+               cpu_ms: dict[str, list[float]], same: dict[str, int]) -> str:
     """Markdown: per engine, the seconds of each run on ``pages`` pages and on ``FEW_PAGES``, pages
     per second over the whole run (median run) and past start-up (the whole run less the few
-    pages' run), each against the first engine's, and how many texts match the first engine's."""
+    pages' run), each against the first engine's, CPU ms a page, and how many texts match the
+    first engine's. CPU time hardly depends on the machine's load, wall time does."""
     first = next(iter(engines))
     whole = {n: pages / float(np.median(seconds[n])) for n in engines}
     past = {n: float(np.median(seconds[n]) - np.median(few[n])) for n in engines}
     steady = {n: (pages - FEW_PAGES) / past[n] if past[n] > 0 else float("nan") for n in engines}  # nan: too few pages
-    lines = [f"| engine | seconds, {pages} pages | pages/s | vs {engines[first][0]} | seconds, {FEW_PAGES} pages "
-             f"(start-up) | pages/s past start-up | vs {engines[first][0]} | same text |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    base = engines[first][0]
+    lines = [f"| engine | seconds, {pages} pages | pages/s | vs {base} | seconds, {FEW_PAGES} pages (start-up) | "
+             f"pages/s past start-up | vs {base} | CPU ms a page | same text as {base} |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n, (label, _) in engines.items():
         runs, starts = (" / ".join(f"{s:.1f}" for s in t) for t in (seconds[n], few[n]))
         lines.append(f"| {label} | {runs} | {whole[n]:.1f} | {whole[n] / whole[first]:.2f}x | {starts} | "
-                     f"{steady[n]:.1f} | {steady[n] / steady[first]:.2f}x | {same[n]} of {pages} |")
+                     f"{steady[n]:.1f} | {steady[n] / steady[first]:.2f}x | {np.median(cpu_ms[n]):.0f} | "
+                     f"{same[n]} of {pages} |")
     return "\n".join(lines)
 
 
@@ -127,18 +135,22 @@ def bench_batch(args: argparse.Namespace) -> int:
         chosen, few = linked(pages, work / "pages"), linked(pages[:FEW_PAGES], work / "few")
         seconds: dict[str, list[float]] = {name: [] for name in engines}
         startup: dict[str, list[float]] = {name: [] for name in engines}
+        cpu_ms: dict[str, list[float]] = {name: [] for name in engines}  # CPU ms a page, start-up included
         texts: dict[str, dict[str, str]] = {}
         for repeat in range(args.repeats):
             for name, (label, options) in engines.items():
                 out = work / f"{name}-{repeat}" / ("out.parquet" if "ray" in options else "out.jsonl")
-                startup[name].append(run_engine(few, out.with_name("few-" + out.name), options))
-                seconds[name].append(run_engine(chosen, out, options))
+                startup[name].append(run_engine(few, out.with_name("few-" + out.name), options)[0])
+                wall, cpu = run_engine(chosen, out, options)
+                seconds[name].append(wall)
+                cpu_ms[name].append(1000 * cpu / len(pages))
                 texts.setdefault(name, {Path(f).name: t for f, t in texts_in(out).items()})
-                print(f"  {label}: {seconds[name][-1]:.1f} s ({FEW_PAGES} pages: {startup[name][-1]:.1f} s)", flush=True)
+                print(f"  {label}: {wall:.1f} s, {cpu_ms[name][-1]:.0f} CPU ms a page ({FEW_PAGES} pages: "
+                      f"{startup[name][-1]:.1f} s)", flush=True)
         print(f"uptime after: {uptime()}\n")
         first = texts[next(iter(engines))]
         same = {name: sum(texts[name].get(Path(p).name) == first.get(Path(p).name) for p in pages) for name in engines}
-        print(rate_table(engines, len(pages), seconds, startup, same))
+        print(rate_table(engines, len(pages), seconds, startup, cpu_ms, same))
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)
