@@ -107,12 +107,17 @@ def rate_table(engines: dict, pages: int, seconds: dict[str, list[float]], few: 
     lines = [f"| engine | seconds, {pages} pages | pages/s | vs {base} | seconds, {FEW_PAGES} pages (start-up) | "
              f"pages/s past start-up | vs {base} | CPU ms a page | same text as {base} |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for n, (label, _) in engines.items():
+    for n, (label, options) in engines.items():
         runs, starts = (" / ".join(f"{s:.1f}" for s in t) for t in (seconds[n], few[n]))
         lines.append(f"| {label} | {runs} | {whole[n]:.1f} | {whole[n] / whole[first]:.2f}x | {starts} | "
-                     f"{steady[n]:.1f} | {steady[n] / steady[first]:.2f}x | {np.median(cpu_ms[n]):.0f} | "
+                     f"{steady[n]:.1f} | {steady[n] / steady[first]:.2f}x | {np.median(cpu_ms[n]):.0f}{cpu_note(options)} | "
                      f"{same[n]} of {pages} |")
     return "\n".join(lines)
+
+
+def cpu_note(options: list[str]) -> str:
+    """What the CPU column leaves out for an engine: Ray's actors run under Ray's daemons."""
+    return " (driver only)" if "ray" in options else ""
 
 
 def uptime() -> str:
