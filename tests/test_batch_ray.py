@@ -17,6 +17,7 @@ import ray
 
 from digitlib import cli
 from digitlib.batch import image_paths, read_with_ray
+from digitlib.batch_ray import list_files
 from digitlib.synth import make_suite
 
 pytestmark = [pytest.mark.slow,  # Ray starts in seconds, not milliseconds
@@ -93,3 +94,11 @@ def test_without_ray_digitlib_reads_and_the_ray_engine_says_how_to_install_it(fo
     assert done.returncode == 2, done.stderr
     assert "pip install 'digitlib[ray]'" in done.stderr.splitlines()[-1]
     assert len((tmp_path / "a.jsonl").read_text().splitlines()) == 1 and not (tmp_path / "b.parquet").exists()
+
+
+def test_a_uri_is_listed_like_a_folder(folder):
+    listed = list_files(folder.as_uri())
+    assert listed == sorted(listed) and all(f.startswith("file:///") for f in listed)
+    assert {f.removeprefix("file://") for f in listed} == set(image_paths([str(folder)]))
+    with pytest.raises(ValueError, match="no image files"):
+        list_files((folder / "more" / "empty.jpg").as_uri().replace(".jpg", ".txt"))
