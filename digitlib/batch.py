@@ -1,58 +1,28 @@
 """Reading many files: folders, globs, several processes, results written as they come, resumable.
 
 ``read_many`` lists the images (``image_paths``), skips those already in the output file, reads
-the rest with ``workers`` processes (one ``Recognizer`` each, loaded once), and appends one row a
-file to CSV or JSON Lines as each finishes: file, text, confidence, digits (label, confidence,
-box), warnings, error. A file that cannot be read is a row with its error, never the end of the
+the rest with ``workers`` processes (this one and others, one ``Recognizer`` each, loaded once),
+and appends one row a file to CSV or JSON Lines as each finishes: file, text, confidence, digits
+(label, confidence, box), warnings, error. A file that cannot be read is a row with its error, never the end of the
 run. Each row is written whole and flushed, so an interrupted run loses at most the rows in
 flight, and running it again with the same output reads only the files it has no row for.
+
+``read_with_ray`` runs the same job on a Ray cluster (``digitlib.batch_ray``; needs ``digitlib[ray]``).
 """
 
 from __future__ import annotations
 
 import csv
-import glob
 import io
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
-from .reading.decode import FILE_TYPES
+from .batch_rows import COLUMNS, BatchReport, image_paths, result_row
 from .recognizer import Recognizer
 
-COLUMNS = ["file", "text", "confidence", "digits", "warnings", "error"]
-
-
-def image_paths(specs: Iterable[str]) -> list[str]:
-    """Files named, the images in folders named (recursively) and the files a glob matches, sorted
-    within each spec and each listed once. ValueError names a spec that matches nothing."""
-    out: dict[str, None] = {}
-    for spec in specs:
-        path = Path(spec)
-        if path.is_dir():
-            found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower().lstrip(".") in FILE_TYPES)
-        elif path.exists():
-            found = [spec]
-        else:
-            found = sorted(p for p in glob.glob(spec, recursive=True) if Path(p).is_file())
-        if not found and not path.is_dir():
-            raise ValueError(f"{spec}: no such file, folder or matching files")
-        out.update(dict.fromkeys(found))
-    return list(out)
-
-
-def result_row(path: str, read: Callable) -> dict:
-    """One output row for ``path``: its reading, or its error (ValueError: not a readable image)."""
-    try:
-        reading = read(path)
-    except ValueError as exc:
-        return {"file": path, "text": "", "confidence": None, "digits": [], "warnings": [], "error": str(exc)}
-    digits = [{"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box), "row": d.row}
-              for d in reading.digits]
-    return {"file": path, "text": reading.text, "confidence": round(reading.confidence, 4), "digits": digits,
-            "warnings": reading.warnings, "error": None}
+__all__ = ["COLUMNS", "BatchReport", "ResultsFile", "image_paths", "read_many", "read_with_ray", "result_row"]
 
 
 class ResultsFile:
@@ -108,11 +78,25 @@ class ResultsFile:
 _worker_recognizer: Recognizer | None = None
 
 
-def _start_worker(model: str | None) -> None:
-    global _worker_recognizer
+def _one_thread_each() -> tuple[int, int]:
+    """Torch and OpenCV on one thread each in this process; returns the counts they had.
+
+    The processes reading share the cores: with a thread per core each, they would take turns."""
+    import cv2
     import torch
 
-    torch.set_num_threads(1)  # the processes share the cores; one thread each does not oversubscribe
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    return before
+
+
+def _start_worker(model: str | None) -> None:
+    global _worker_recognizer
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches every process: the main one stops the pool
+    _one_thread_each()
     _worker_recognizer = Recognizer(model)
 
 
@@ -120,33 +104,60 @@ def _read_in_worker(path: str) -> dict:
     return result_row(path, _worker_recognizer.read)
 
 
-@dataclass
-class BatchReport:
-    total: int  # files listed
-    skipped: int  # already in the output
-    read: int  # rows written this run
-    failed: int  # of them, files that could not be read
+def _rows_alongside(pool, todo: list[str], read: Callable, ahead: int) -> Iterator[dict]:
+    """Rows of ``todo``, read by ``pool``'s workers and, in turns, by ``read`` in this process.
+
+    This process reads from the first moment, while the workers still start (a new Python,
+    torch, the model: seconds, against 30-40 ms a page), and keeps ``ahead`` files queued for
+    the pool, so no worker waits while it reads a page. A worker's exception is raised here."""
+    import queue
+
+    finished: queue.SimpleQueue = queue.SimpleQueue()  # rows (or exceptions) from the pool's result thread
+    files = iter(todo)
+    in_pool = 0
+    while True:
+        while in_pool < ahead and (path := next(files, None)) is not None:
+            pool.apply_async(_read_in_worker, (path,), callback=finished.put, error_callback=finished.put)
+            in_pool += 1
+        while not finished.empty():
+            in_pool -= 1
+            yield _row_or_raise(finished.get())
+        if (path := next(files, None)) is None:
+            break
+        yield result_row(path, read)
+    for _ in range(in_pool):
+        yield _row_or_raise(finished.get())
+
+
+def _row_or_raise(item: dict | BaseException) -> dict:
+    if isinstance(item, BaseException):
+        raise item
+    return item
 
 
 def read_many(paths: list[str], out: str | os.PathLike, workers: int = 0, model: str | None = None,
               progress: Callable[[Iterator[dict], int], Iterator[dict]] | None = None) -> BatchReport:
     """Read ``paths`` into ``out`` (see the module's docstring); ``workers`` 0 means every core,
-    1 reads in this process. ``progress(rows, total)`` may wrap the stream of rows (a progress bar).
-    KeyboardInterrupt stops the pool and leaves ``out`` with every row finished so far."""
+    1 reads in this process, N reads in this process and N - 1 others (``_rows_alongside``).
+    ``progress(rows, total)`` may wrap the stream of rows (a progress bar). KeyboardInterrupt
+    stops the pool and leaves ``out`` with every row finished so far."""
     results = ResultsFile(out)
     todo = [p for p in paths if p not in results.done]
     report = BatchReport(len(paths), len(paths) - len(todo), 0, 0)
-    workers = workers or os.cpu_count() or 1
-    pool = None
+    workers = min(workers or os.cpu_count() or 1, max(1, len(todo)))
+    pool, threads = None, None
     try:
-        if workers == 1 or len(todo) <= 1:
-            recognizer = Recognizer(model)
+        recognizer = Recognizer(model)
+        if workers == 1:
             rows: Iterator[dict] = (result_row(p, recognizer.read) for p in todo)
         else:
             import multiprocessing
 
-            pool = multiprocessing.get_context("spawn").Pool(min(workers, len(todo)), _start_worker, (model,))
-            rows = pool.imap_unordered(_read_in_worker, todo, chunksize=1)
+            pool = multiprocessing.get_context("spawn").Pool(workers - 1, _start_worker, (model,))
+            threads = _one_thread_each()
+            # Four files queued a worker: this process can read a page four times the usual length
+            # (a hard page) before a worker waits, and at the end it waits for at most four a worker.
+            rows = _rows_alongside(pool, todo, recognizer.read, ahead=4 * (workers - 1))
         for row in progress(rows, len(todo)) if progress else rows:
             results.write(row)
             report.read += 1
@@ -155,5 +166,19 @@ def read_many(paths: list[str], out: str | os.PathLike, workers: int = 0, model:
         if pool is not None:
             pool.terminate()
             pool.join()
+        if threads is not None:  # this process's own settings back, for whoever called
+            import cv2
+            import torch
+
+            torch.set_num_threads(threads[0])
+            cv2.setNumThreads(threads[1])
         results.close()
     return report
+
+
+def read_with_ray(paths_or_uri: str | list[str], out: str | os.PathLike, **options) -> BatchReport:
+    """The job on Ray Data, rows as Parquet or JSON Lines: ``digitlib.batch_ray.read_with_ray``
+    (imported only here, so that nothing else needs ray installed)."""
+    from .batch_ray import read_with_ray as read_on_ray
+
+    return read_on_ray(paths_or_uri, out, **options)

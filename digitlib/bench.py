@@ -10,6 +10,9 @@ share read exactly) and the slowest of a set of images with no number in them
 (noise, textures, scribble) against the median time of a webcam photo.
 
 ``python -m digitlib.bench train``: the training presets side by side (``digitlib.bench_train``).
+
+``python -m digitlib.bench batch``: pages per second of ``digitlib read --out`` with one worker,
+two, and on Ray (``digitlib.bench_batch``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from .bench_batch import add_parser as add_batch_parser
+from .bench_batch import bench_batch
 from .bench_train import bench_train
 from .formatting import accuracy, machine_line
 
@@ -349,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test on the last N training images instead of the test set (to choose recipes)")
     t.add_argument("--epochs", type=int, default=None, help="override the presets' epochs (smoke runs only)")
     t.add_argument("--limit", type=int, default=None, help="train on the first N images (smoke runs only)")
+
+    add_batch_parser(sub)
     return parser
 
 
@@ -358,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        return bench_read(args) if args.command == "read" else bench_train(args)
+        return {"read": bench_read, "train": bench_train, "batch": bench_batch}[args.command](args)
     except (CheckpointError, DataUnavailableError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

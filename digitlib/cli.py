@@ -102,7 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a row per file to FILE (.csv, else JSON Lines) instead of printing; "
                         "run again with the same FILE to read only the files it has no row for")
     r.add_argument("--workers", type=int, default=0,
-                   help="with --out: processes reading at once, one model each (default: every core)")
+                   help="with --out: processes reading at once, one model each (default: every core); "
+                        "with --engine ray: actors, one model each (default: one per CPU of the cluster)")
+    r.add_argument("--engine", choices=["processes", "ray"], default="processes",
+                   help="with --out: processes on this machine (default), or Ray Data on a Ray cluster "
+                        "(needs digitlib[ray]; --out is then a folder or URI of Parquet files if it ends in "
+                        ".parquet, else of JSON Lines files; PATH may be a URI such as s3://bucket/scans/)")
+    r.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help="with --engine ray: the cluster to join, as ray.init(address=...) takes it, e.g. "
+                        "ray://head:10001 or auto (default: $RAY_ADDRESS, else Ray on this machine, started if need be)")
     return parser
 
 
@@ -204,6 +212,8 @@ def cmd_read(args: argparse.Namespace) -> int:
     from .batch import image_paths
     from .recognizer import Recognizer
 
+    if args.engine == "ray":
+        return read_on_ray(args)
     paths = image_paths(args.images)
     if args.out:
         return read_to_file(paths, args)
@@ -242,6 +252,31 @@ def read_to_file(paths: list[str], args: argparse.Namespace) -> int:
         report = read_many(paths, args.out, args.workers, args.model, progress=bar)
     except KeyboardInterrupt:
         print(f"stopped: the rows finished so far are in {args.out}; run the same command again to read the rest",
+              file=sys.stderr)
+        return 130
+    print(f"{report.read} files read into {args.out} ({report.failed} could not be read), "
+          f"{report.skipped} already there")
+    return 1 if report.failed else 0
+
+
+def read_on_ray(args: argparse.Namespace) -> int:
+    """``read --engine ray``: the job on Ray Data (``digitlib.batch_ray``), a summary when done."""
+    from .batch_ray import RayUnavailableError, import_ray, read_with_ray
+
+    if not args.out:
+        raise ValueError("--engine ray writes its rows to files: give --out FOLDER (.parquet, else JSON Lines)")
+    if args.workers < 0:
+        raise ValueError(f"--workers must be 0 (one actor per CPU) or more, not {args.workers}")
+    try:
+        import_ray()
+        print(f"reading on Ray into {args.out} ...", file=sys.stderr, flush=True)
+        report = read_with_ray(args.images, args.out, model=args.model, actors=args.workers or None,
+                               address=args.ray_address)
+    except RayUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # a part file cut short may be left: not every file's row is safe to trust
+        print(f"stopped: the part files Ray finished are in {args.out}; one it was writing may be cut short",
               file=sys.stderr)
         return 130
     print(f"{report.read} files read into {args.out} ({report.failed} could not be read), "
