@@ -82,9 +82,10 @@ class LineTrainResult:
 
 def exact_rate(model: LineNet, rows: list[tuple[np.ndarray, str, str]]) -> float:
     """Share of ``rows`` whose best-path reading is exactly their text."""
+    was_training = model.training
     model.eval()
     read = read_inputs([row_input(g, p) for g, _, p in rows], model)
-    model.train()
+    model.train(was_training)
     return float(np.mean([r.text == text for r, (_, text, _) in zip(read, rows)]))
 
 
