@@ -244,11 +244,10 @@ def stage_fuse(w: Work) -> np.ndarray:
         else:
             row_blobs = [w.blobs[i] for i in indices]
         if other is not None:
-            shown = "".join(str(int(k)) for k in chosen.argmax(1)) or "nothing"
             where = f" on row {seq.row + 1}" if len(w.sequences) > 1 else ""
             w.warnings.append(f"The two readers disagree{where}: digit by digit it reads "
-                              f"{(shown if which == 'segmenter' else other) or 'nothing'}, as a whole row "
-                              f"{(shown if which == 'sequence' else other) or 'nothing'}; {shown} is shown. "
+                              f"{sequence.digits_text(seg_probs) or 'nothing'}, as a whole row "
+                              f"{seq.read.text or 'nothing'}; {sequence.digits_text(chosen) or 'nothing'} is shown. "
                               "Check the number.")
         blobs += row_blobs
         probs.append(chosen)

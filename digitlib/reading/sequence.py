@@ -1,13 +1,13 @@
 """The sequence reader inside the pipeline: each row read whole, and fused with the segmenter.
 
 ``read_rows`` crops every row the segmenter found (``row_crop``) from the grey
-photo and reads them in one batch with ``line_net``. ``fuse_row`` then decides,
+photo and reads each with ``line_net``. ``fuse_row`` then decides,
 row by row, between the segmenter's digits (one classification per cut-out
 digit) and the sequence reader's (the whole row at once, which needs no cuts:
 touching and joined digits, separators):
 
 - both read the same digits: the segmenter's boxes are kept and each digit's
-  confidence is the larger of the two readers' (``AGREE``);
+  confidence is the larger of the two readers';
 - they differ: the sequence reader's reading is shown where its row confidence
   is more than ``SEQUENCE_MARGIN`` times the segmenter's, else the segmenter's
   (``prefer_sequence``), and a warning names the other reading; each digit of the
@@ -75,7 +75,7 @@ def row_crop(blobs: list[Blob], shape: tuple[int, int]) -> tuple[int, int, int, 
 
 def read_rows(rows: list[list[Blob]], grey: np.ndarray, polarity: str,
               model: line_net.LineNet | None = None) -> list[RowSequence]:
-    """Read each row of blobs (working px) from the grey uint8 (H, W) photo, in one batch."""
+    """Read each row of blobs (working px) from the grey uint8 (H, W) photo."""
     boxes = [row_crop(row, grey.shape) for row in rows]
     inputs = [line_net.row_input(grey[y0:y1, x0:x1], polarity) for x0, y0, x1, y1 in boxes]
     reads = line_net.read_inputs(inputs, model)
@@ -92,7 +92,7 @@ def sequence_blobs(seq: RowSequence, mask: np.ndarray, row_blobs: list[Blob]) ->
     x0, y0, x1, y1 = seq.box
     per_px = (x1 - x0) / seq.input.shape[1]
     if len(row_blobs) == len(seq.read.text):  # as many pieces as digits: they pair up in order
-        return [Blob(b.x, b.y, b.w, b.h, b.mask, row=seq.row, mnist=b.mnist) for b in row_blobs]
+        return list(row_blobs)
     used: set[int] = set()
     out = []
     for (a, b), centre in zip(seq.read.spans, seq.read.centres):
@@ -102,8 +102,7 @@ def sequence_blobs(seq: RowSequence, mask: np.ndarray, row_blobs: list[Blob]) ->
         if inside:
             best = min(inside, key=lambda i: abs(row_blobs[i].cx - (x0 + centre * per_px)))
             used.add(best)
-            blob = row_blobs[best]
-            out.append(Blob(blob.x, blob.y, blob.w, blob.h, blob.mask, row=seq.row, mnist=blob.mnist))
+            out.append(row_blobs[best])
             continue
         region = mask[y0:y1, left:right]
         cols, rows = np.flatnonzero(region.any(0)), np.flatnonzero(region.any(1))
@@ -133,12 +132,17 @@ def sequence_probs(seq: RowSequence) -> np.ndarray:
     return out
 
 
+def digits_text(probs: np.ndarray) -> str:
+    """The digits float32 (N, 10) probabilities read, as text: each row's likeliest digit."""
+    return "".join(str(int(k)) for k in probs.argmax(1))
+
+
 def fuse_row(seg_probs: np.ndarray, seq: RowSequence) -> tuple[str, np.ndarray, str | None]:
     """Choose between the segmenter's float32 (N, 10) probabilities for a row and its
     sequence reading. Returns (which: "agree", "segmenter" or "sequence", the chosen
     digits' probabilities (float32 (M, 10), confidences adjusted as the module doc says),
     the other reader's text when they disagree, else None)."""
-    seg_text = "".join(str(int(k)) for k in seg_probs.argmax(1))
+    seg_text = digits_text(seg_probs)
     seq_probs = sequence_probs(seq)
     if seg_text == seq.read.text:
         fused = seg_probs.copy()
@@ -165,16 +169,16 @@ def cap_differences(probs: np.ndarray, text: str, other: str) -> np.ndarray:
     capped = probs.copy()
     if not len(capped):
         return capped
+    opcodes = difflib.SequenceMatcher(None, text, other, autojunk=False).get_opcodes()
     instead: dict[int, int | None] = {}
-    for op, a0, a1, b0, b1 in difflib.SequenceMatcher(None, text, other, autojunk=False).get_opcodes():
+    for op, a0, a1, b0, b1 in opcodes:
         if op == "replace":
             for k, i in enumerate(range(a0, a1)):
                 instead[i] = int(other[b0 + k]) if b0 + k < b1 else None
         elif op == "delete":
             instead.update({i: None for i in range(a0, a1)})
     if not instead:  # other has extra digits only: doubt the digit where they go
-        first = next(a0 for op, a0, _, _, _ in difflib.SequenceMatcher(None, text, other, autojunk=False).get_opcodes()
-                     if op == "insert")
+        first = next(a0 for op, a0, _, _, _ in opcodes if op == "insert")
         instead[min(first, len(text) - 1)] = None
     for i, alternative in instead.items():
         k = int(probs[i].argmax())
