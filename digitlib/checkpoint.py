@@ -33,6 +33,17 @@ class CheckpointError(ValueError):
     """A checkpoint file cannot be used; the message says why, in one line."""
 
 
+def fp16_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict with floating-point tensors stored as fp16: the reading
+    networks (``reading.ink_net``, ``reading.line_net``) ship at half the size."""
+    return {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+
+
+def fp32_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """An ``fp16_state`` brought back to float32, to load into a model."""
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
+
 def save_checkpoint(payload: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write ``payload`` to ``path`` atomically (see ``write_atomic``)."""
     return write_atomic(path, lambda f: torch.save(payload, f))

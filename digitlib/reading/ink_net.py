@@ -20,6 +20,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..checkpoint import fp16_state, fp32_state
 from ..files import write_atomic
 from .binarise import per_label, seeded_components
 from .blobs import typical_height_of
@@ -78,8 +79,7 @@ def to_input(bgr: np.ndarray) -> torch.Tensor:
 
 def save_weights(model: InkNet, path: str | Path, info: dict) -> None:
     """Write the network's weights (fp16) and how it was made, atomically."""
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    payload = {"state_dict": state, "widths": list(model_widths(model)), "net_short_side": NET_SHORT_SIDE, "info": info}
+    payload = {"state_dict": fp16_state(model), "widths": list(model_widths(model)), "net_short_side": NET_SHORT_SIDE, "info": info}
     write_atomic(path, lambda f: torch.save(payload, f))
 
 
@@ -91,7 +91,7 @@ def load_ink_net(path: str | Path = WEIGHTS) -> InkNet:
     """The network in eval mode, float32, from a file written by ``save_weights``."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
     model = InkNet(tuple(payload["widths"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
+    model.load_state_dict(fp32_state(payload["state_dict"]))
     return model.eval()
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import fp16_state, fp32_state
 from ..files import write_atomic
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "line_net.pt"
@@ -73,8 +74,7 @@ def model_config(model: LineNet) -> dict:
 
 def save_weights(model: LineNet, path: str | Path, info: dict) -> None:
     """fp16 weights, the architecture and ``info`` (how it was trained), written atomically."""
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    write_atomic(path, lambda f: torch.save({"state": state, "config": model_config(model), "info": info}, f))
+    write_atomic(path, lambda f: torch.save({"state": fp16_state(model), "config": model_config(model), "info": info}, f))
 
 
 def load_line_net(path: str | Path = WEIGHTS) -> LineNet:
@@ -82,7 +82,7 @@ def load_line_net(path: str | Path = WEIGHTS) -> LineNet:
     saved = torch.load(path, map_location="cpu", weights_only=True)
     cfg = saved["config"]
     model = LineNet(tuple(cfg["widths"]), int(cfg["hidden"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state"].items()})
+    model.load_state_dict(fp32_state(saved["state"]))
     return model.eval()
 
 
