@@ -236,6 +236,12 @@ def cmd_read(args: argparse.Namespace) -> int:
     return status
 
 
+def _summary(report, out: str) -> int:
+    """Print how a batch read went (``batch_rows.BatchReport``); the exit status: 1 if a file failed."""
+    print(f"{report.read} files read into {out} ({report.failed} could not be read), {report.skipped} already there")
+    return 1 if report.failed else 0
+
+
 def read_to_file(paths: list[str], args: argparse.Namespace) -> int:
     """``read --out``: every file a row in the output, with a progress bar; Ctrl-C keeps what is done."""
     from tqdm import tqdm
@@ -254,9 +260,7 @@ def read_to_file(paths: list[str], args: argparse.Namespace) -> int:
         print(f"stopped: the rows finished so far are in {args.out}; run the same command again to read the rest",
               file=sys.stderr)
         return 130
-    print(f"{report.read} files read into {args.out} ({report.failed} could not be read), "
-          f"{report.skipped} already there")
-    return 1 if report.failed else 0
+    return _summary(report, args.out)
 
 
 def read_on_ray(args: argparse.Namespace) -> int:
@@ -279,9 +283,7 @@ def read_on_ray(args: argparse.Namespace) -> int:
         print(f"stopped: the part files Ray finished are in {args.out}; one it was writing may be cut short",
               file=sys.stderr)
         return 130
-    print(f"{report.read} files read into {args.out} ({report.failed} could not be read), "
-          f"{report.skipped} already there")
-    return 1 if report.failed else 0
+    return _summary(report, args.out)
 
 
 def cmd_photo_digits(args: argparse.Namespace) -> int:
@@ -309,14 +311,19 @@ def cmd_photo_digits(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train_ink(args: argparse.Namespace) -> int:
-    from .ink_training import InkTrainConfig, train_ink
-
-    cfg = InkTrainConfig(seed=args.seed)
-    for name in ("pages", "steps", "batch_size", "lr", "val_pages", "threads"):
+def _given(cfg, args: argparse.Namespace, names: tuple[str, ...]):
+    """``cfg`` with each of ``names`` set from ``args`` where the option was given (not None)."""
+    for name in names:
         value = getattr(args, name)
         if value is not None:
             setattr(cfg, name, value)
+    return cfg
+
+
+def cmd_train_ink(args: argparse.Namespace) -> int:
+    from .ink_training import InkTrainConfig, train_ink
+
+    cfg = _given(InkTrainConfig(seed=args.seed), args, ("pages", "steps", "batch_size", "lr", "val_pages", "threads"))
     result = train_ink(cfg, args.out, data_dir=args.data, download=not args.no_download,
                        log=lambda line: print(line, flush=True))
     print(f"done: {result.params} parameters, {result.seconds:.0f} s, validation IoU {result.validation.iou:.3f}, "
@@ -327,11 +334,7 @@ def cmd_train_ink(args: argparse.Namespace) -> int:
 def cmd_train_lines(args: argparse.Namespace) -> int:
     from .line_training import LineTrainConfig, train_lines
 
-    cfg = LineTrainConfig(seed=args.seed)
-    for name in ("steps", "batch_size", "lr", "val_rows", "threads"):
-        value = getattr(args, name)
-        if value is not None:
-            setattr(cfg, name, value)
+    cfg = _given(LineTrainConfig(seed=args.seed), args, ("steps", "batch_size", "lr", "val_rows", "threads"))
     result = train_lines(cfg, args.out, data_dir=args.data, download=not args.no_download,
                          log=lambda line: print(line, flush=True))
     print(f"done: {result.params} parameters, {result.seconds:.0f} s, validation {result.val_exact:.1%} exact rows, "
