@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from digitlib import Recognizer
+from digitlib.data import load_mnist
 from tests import browser
 from tests.support import DATA_DIR, SAMPLES_DIR
 
@@ -16,6 +17,18 @@ from tests.support import DATA_DIR, SAMPLES_DIR
 def data_dir() -> Path:
     assert (DATA_DIR / "MNIST" / "raw").is_dir(), f"MNIST not found under {DATA_DIR}"
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def train_digits(data_dir):
+    """MNIST's training split (what the learned stages are trained on)."""
+    return load_mnist(train=True, root=data_dir, download=False)
+
+
+@pytest.fixture(scope="session")
+def test_digits(data_dir):
+    """MNIST's test split (what evaluation pages are written with)."""
+    return load_mnist(train=False, root=data_dir, download=False)
 
 
 @pytest.fixture(scope="session")

@@ -8,21 +8,10 @@ import pytest
 import torch
 
 from digitlib import ink_pages, ink_training
-from digitlib.data import load_mnist
 from digitlib.reading import ink_net
 from digitlib.synth import digit_coverage, scale_glyph
 
 TEST_SEED = 777  # validation pages from a stream neither training nor the README's numbers use
-
-
-@pytest.fixture(scope="module")
-def train_digits(data_dir):
-    return load_mnist(train=True, root=data_dir, download=False)
-
-
-@pytest.fixture(scope="module")
-def test_digits(data_dir):
-    return load_mnist(train=False, root=data_dir, download=False)
 
 
 def test_shipped_weights_are_small_and_load_as_plain_tensors():

@@ -9,20 +9,9 @@ import pytest
 import torch
 
 from digitlib import line_rows, line_training
-from digitlib.data import load_mnist
 from digitlib.reading import line_net
 from digitlib.reading.result import ReadOptions
 from digitlib.synth import digit_coverage, paste_max, scale_glyph, separator_glyph
-
-
-@pytest.fixture(scope="module")
-def test_digits(data_dir):
-    return load_mnist(train=False, root=data_dir, download=False)
-
-
-@pytest.fixture(scope="module")
-def train_digits(data_dir):
-    return load_mnist(train=True, root=data_dir, download=False)
 
 
 def write_number(text: str, digits, overlap: float, seed: int, digit_h: int = 60,

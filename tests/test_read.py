@@ -8,22 +8,16 @@ import pytest
 
 from tests.support import CountedClassifier, read_sample_labels
 from digitlib.reading import binarise, blobs, coverage, decode, illumination, lines, merge, mnist, pipeline, rows, split
-from digitlib.data import load_mnist
 from digitlib.recognizer import ReadOptions
 
 
-@pytest.fixture(scope="module")
-def mnist_test(data_dir):
-    return load_mnist(False, data_dir, download=False)
-
-
-def digit_image(mnist_test, label: int, nth: int = 0) -> np.ndarray:
+def digit_image(test_digits, label: int, nth: int = 0) -> np.ndarray:
     """A clear MNIST test digit of the given label (uint8 28x28, white on black)."""
-    idx = np.nonzero(mnist_test.labels.numpy() == label)[0][nth]
-    return mnist_test.images[idx].numpy()
+    idx = np.nonzero(test_digits.labels.numpy() == label)[0][nth]
+    return test_digits.images[idx].numpy()
 
 
-def paper(mnist_test, text: str, height=80, gap=20, overlap=0, pad=60, nth=0) -> np.ndarray:
+def paper(test_digits, text: str, height=80, gap=20, overlap=0, pad=60, nth=0) -> np.ndarray:
     """Dark-ink-on-white BGR page with `text` written in MNIST test digits ('.' is a dot, ' ' a gap)."""
     cols = []
     for ch in text:
@@ -34,7 +28,7 @@ def paper(mnist_test, text: str, height=80, gap=20, overlap=0, pad=60, nth=0) ->
         elif ch == " ":
             cols.append(np.zeros((height, height), np.uint8))
         else:
-            d = digit_image(mnist_test, int(ch), nth)
+            d = digit_image(test_digits, int(ch), nth)
             ys, xs = np.nonzero(d > 30)
             d = d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
             w = max(4, round(d.shape[1] * height / d.shape[0]))
@@ -99,24 +93,24 @@ def test_arrays_grey_bgr_bgra(recognizer, samples_dir):
         assert recognizer.read(img).text == "3450"
 
 
-def test_transparent_png_is_composited_on_white(recognizer, mnist_test):
-    page = paper(mnist_test, "47")
+def test_transparent_png_is_composited_on_white(recognizer, test_digits):
+    page = paper(test_digits, "47")
     alpha = 255 - page[:, :, 0]  # ink opaque, paper transparent
     bgra = np.dstack([np.zeros_like(alpha)] * 3 + [alpha])  # black ink everywhere, alpha shapes it
     ok, buf = cv2.imencode(".png", bgra)
     assert recognizer.read(buf.tobytes()).text == "47"
 
 
-def test_sixteen_bit_png(recognizer, mnist_test):
-    page16 = paper(mnist_test, "25").astype(np.uint16) * 257
+def test_sixteen_bit_png(recognizer, test_digits):
+    page16 = paper(test_digits, "25").astype(np.uint16) * 257
     ok, buf = cv2.imencode(".png", page16)
     assert recognizer.read(buf.tobytes()).text == "25"
 
 
-def test_exif_orientation_is_applied(recognizer, mnist_test):
+def test_exif_orientation_is_applied(recognizer, test_digits):
     from PIL import Image
 
-    upright = cv2.cvtColor(paper(mnist_test, "386"), cv2.COLOR_BGR2RGB)
+    upright = cv2.cvtColor(paper(test_digits, "386"), cv2.COLOR_BGR2RGB)
     stored = np.ascontiguousarray(np.rot90(upright, 1))  # as a phone held sideways stores it
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 CW to display"
@@ -170,8 +164,8 @@ def test_blank_page_and_photo_of_nothing(recognizer):
     assert recognizer.read(np.clip(noise + gradient - 200, 0, 255).astype(np.uint8)).text == ""
 
 
-def test_huge_photo_is_downscaled_with_a_warning(recognizer, mnist_test):
-    page = paper(mnist_test, "709", height=1600, gap=400, pad=1200)
+def test_huge_photo_is_downscaled_with_a_warning(recognizer, test_digits):
+    page = paper(test_digits, "709", height=1600, gap=400, pad=1200)
     big = cv2.resize(page, (10000, 8000), interpolation=cv2.INTER_NEAREST)
     ok, buf = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, 80])
     del big
@@ -184,28 +178,28 @@ def test_huge_photo_is_downscaled_with_a_warning(recognizer, mnist_test):
 
 # ---------------------------------------------------------------- what the pipeline handles
 
-def test_single_digit(recognizer, mnist_test):
-    assert recognizer.read(paper(mnist_test, "8")).text == "8"
+def test_single_digit(recognizer, test_digits):
+    assert recognizer.read(paper(test_digits, "8")).text == "8"
 
 
-def test_white_on_black_both_ways(recognizer, mnist_test):
-    page = paper(mnist_test, "5931")
+def test_white_on_black_both_ways(recognizer, test_digits):
+    page = paper(test_digits, "5931")
     assert recognizer.read(page).text == "5931"
     r = recognizer.read(255 - page)
     assert r.text == "5931"
     assert recognizer.read(255 - page, ReadOptions(polarity="light")).text == "5931"
 
 
-def test_separators_are_ignored(recognizer, mnist_test):
-    assert recognizer.read(paper(mnist_test, "12.50")).text == "1250"
+def test_separators_are_ignored(recognizer, test_digits):
+    assert recognizer.read(paper(test_digits, "12.50")).text == "1250"
 
 
-def test_wide_gap_is_still_one_number(recognizer, mnist_test):
-    assert recognizer.read(paper(mnist_test, "40  72")).text == "4072"
+def test_wide_gap_is_still_one_number(recognizer, test_digits):
+    assert recognizer.read(paper(test_digits, "40  72")).text == "4072"
 
 
-def test_two_rows_top_to_bottom(recognizer, mnist_test):
-    top, bottom = paper(mnist_test, "314"), paper(mnist_test, "2718", nth=3)
+def test_two_rows_top_to_bottom(recognizer, test_digits):
+    top, bottom = paper(test_digits, "314"), paper(test_digits, "2718", nth=3)
     width = max(top.shape[1], bottom.shape[1])
     top = cv2.copyMakeBorder(top, 0, 0, 0, width - top.shape[1], cv2.BORDER_CONSTANT, value=(255, 255, 255))
     bottom = cv2.copyMakeBorder(bottom, 0, 0, 0, width - bottom.shape[1], cv2.BORDER_CONSTANT,
@@ -215,8 +209,8 @@ def test_two_rows_top_to_bottom(recognizer, mnist_test):
     assert {d.row for d in r.digits} == {0, 1}
 
 
-def test_slanted_baseline_stays_one_row(recognizer, mnist_test):
-    page = paper(mnist_test, "90210", pad=150)
+def test_slanted_baseline_stays_one_row(recognizer, test_digits):
+    page = paper(test_digits, "90210", pad=150)
     h, w = page.shape[:2]
     rot = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.0)
     slanted = cv2.warpAffine(page, rot, (w, h), borderValue=(255, 255, 255))
@@ -224,18 +218,18 @@ def test_slanted_baseline_stays_one_row(recognizer, mnist_test):
 
 
 @pytest.mark.parametrize("text,overlap", [("90", 8), ("38", 2), ("12", 6), ("74", 6), ("60", 4), ("83", 2), ("3386", 4)])
-def test_touching_digits_are_split(recognizer, mnist_test, text, overlap):
+def test_touching_digits_are_split(recognizer, test_digits, text, overlap):
     """Digits pressed together, touching or a little overlapping, are cut apart."""
-    page = paper(mnist_test, text, gap=0, overlap=overlap)
+    page = paper(test_digits, text, gap=0, overlap=overlap)
     assert len(blobs.find_blobs(binarise.binarise(255 - page[:, :, 0]))) < len(text), "the test needs the digits to touch"
     assert recognizer.read(page).text == text
 
 
 @pytest.mark.parametrize("nth", [1, 2, 4, 5])
-def test_one_leaning_on_a_narrow_zero_is_split(recognizer, mnist_test, nth):
+def test_one_leaning_on_a_narrow_zero_is_split(recognizer, test_digits, nth):
     """A "1" leaning on a narrow "0" makes a blob no wider than one digit: it is
     split because the classifier is unsure it is one digit, not for its width."""
-    d = digit_image(mnist_test, 0, nth)
+    d = digit_image(test_digits, 0, nth)
     ys, xs = np.nonzero(d > 30)
     ink = np.zeros((80, 70), np.uint8)
     ink[:, :44] = cv2.resize(d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1], (44, 80),
@@ -249,9 +243,9 @@ def test_one_leaning_on_a_narrow_zero_is_split(recognizer, mnist_test, nth):
 
 
 @pytest.mark.parametrize("label", [0, 2, 5])
-def test_wide_single_digit_is_not_cut(recognizer, mnist_test, label):
+def test_wide_single_digit_is_not_cut(recognizer, test_digits, label):
     """A digit drawn far wider than usual (a lying 0, a 2 or 5 with a long stroke) stays whole."""
-    d = digit_image(mnist_test, label)
+    d = digit_image(test_digits, label)
     ys, xs = np.nonzero(d > 30)
     d = d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     d = cv2.resize(d, (round(d.shape[1] * 80 / d.shape[0] * 1.8), 80), interpolation=cv2.INTER_CUBIC)
@@ -285,8 +279,8 @@ def test_straight_cut_follows_the_slant():
                for c in split.straight_cuts(mask, digit_height=60))
 
 
-def test_broken_digit_is_merged(recognizer, mnist_test):
-    page = paper(mnist_test, "5", height=120, nth=1)
+def test_broken_digit_is_merged(recognizer, test_digits):
+    page = paper(test_digits, "5", height=120, nth=1)
     ink = 255 - page[:, :, 0]
     ys, xs = np.nonzero(ink > 128)
     # cut the 5's top bar off the body with a horizontal white band
@@ -297,10 +291,10 @@ def test_broken_digit_is_merged(recognizer, mnist_test):
 
 
 @pytest.mark.parametrize("label,nth", [(5, 2), (4, 1), (2, 3), (3, 5)])
-def test_lone_digit_in_two_halves_is_merged_by_the_classifier(recognizer, mnist_test, label, nth):
+def test_lone_digit_in_two_halves_is_merged_by_the_classifier(recognizer, test_digits, label, nth):
     """A lone digit broken near its middle leaves two pieces of about the same height and no
     other digit to compare them with: height rules cannot tell; the classifier can."""
-    page = paper(mnist_test, str(label), height=120, nth=nth)
+    page = paper(test_digits, str(label), height=120, nth=nth)
     ys = np.nonzero((255 - page[:, :, 0]) > 128)[0]
     band = ys.min() + int(0.42 * (ys.max() - ys.min()))
     page[band - 3 : band + 3, :] = 255
@@ -360,8 +354,8 @@ def test_faint_line_grown_from_the_digits_is_trimmed():
     assert (binarise.trim_hairlines(mask, 2.0, min_length=20) == mask).all()
 
 
-def test_ruled_and_grid_lines_are_removed(recognizer, mnist_test):
-    page = paper(mnist_test, "3057", pad=80)
+def test_ruled_and_grid_lines_are_removed(recognizer, test_digits):
+    page = paper(test_digits, "3057", pad=80)
     h, w = page.shape[:2]
     for y in range(10, h, 45):
         cv2.line(page, (0, y), (w, y), (150, 120, 90), 2)
@@ -370,9 +364,9 @@ def test_ruled_and_grid_lines_are_removed(recognizer, mnist_test):
     assert recognizer.read(page).text == "3057"
 
 
-def test_tilted_grid_is_removed(recognizer, mnist_test):
+def test_tilted_grid_is_removed(recognizer, test_digits):
     """A grid photographed askew: its lines are straight but not level."""
-    page = paper(mnist_test, "3057", pad=80)
+    page = paper(test_digits, "3057", pad=80)
     h, w = page.shape[:2]
     grid = np.full_like(page, 255)
     for y in range(-h, 2 * h, 45):
@@ -434,8 +428,8 @@ def test_binarising_does_not_grow_a_digit_along_faint_grid_lines():
     assert [b.box for b in blobs.find_blobs(cleaned)] == [seven_box]
 
 
-def test_uneven_light_is_flattened(recognizer, mnist_test):
-    page = paper(mnist_test, "8642").astype(np.float32)
+def test_uneven_light_is_flattened(recognizer, test_digits):
+    page = paper(test_digits, "8642").astype(np.float32)
     h, w = page.shape[:2]
     light = np.linspace(0.35, 1.0, w, dtype=np.float32)[None, :, None] * np.linspace(0.7, 1.0, h)[:, None, None]
     dim = np.clip(page * light, 0, 255).astype(np.uint8)
@@ -549,8 +543,8 @@ def test_marks_cut_by_the_frame_far_taller_than_the_digits_are_dropped():
     assert blobs.drop_tall_frame_marks([number[0], edge], 400, 300) == [number[0], edge]
 
 
-def test_tall_shadow_border_at_the_side_does_not_hide_the_digits(recognizer, mnist_test):
-    page = paper(mnist_test, "486", height=50, pad=150)
+def test_tall_shadow_border_at_the_side_does_not_hide_the_digits(recognizer, test_digits):
+    page = paper(test_digits, "486", height=50, pad=150)
     h = page.shape[0]
     # A dark wedge down the left side of the photo, like the desk beside a tilted page.
     wedge = np.array([[0, 0], [30, 0], [8, int(0.7 * h)], [0, int(0.7 * h)]], np.int32)
@@ -558,8 +552,8 @@ def test_tall_shadow_border_at_the_side_does_not_hide_the_digits(recognizer, mni
     assert recognizer.read(page).text == "486"
 
 
-def test_paper_edge_in_the_photo_is_not_read(recognizer, mnist_test):
-    page = paper(mnist_test, "6324", pad=80)
+def test_paper_edge_in_the_photo_is_not_read(recognizer, test_digits):
+    page = paper(test_digits, "6324", pad=80)
     page = cv2.copyMakeBorder(page, 0, 0, 120, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
     page[:90, :14] = (70, 60, 60)  # the dark desk beside the paper, in the top-left corner
     assert recognizer.read(page).text == "6324"
@@ -594,17 +588,17 @@ def test_noise_costs_few_classifier_batches_and_reads_no_number(recognizer, name
     assert reading.text == "" and "No digits were found in this image." in reading.warnings
 
 
-def test_a_reading_past_its_classifier_budget_stops_with_a_warning(recognizer, mnist_test, monkeypatch):
-    page = paper(mnist_test, "3450")
+def test_a_reading_past_its_classifier_budget_stops_with_a_warning(recognizer, test_digits, monkeypatch):
+    page = paper(test_digits, "3450")
     assert recognizer.read(page).text == "3450"
     monkeypatch.setattr(pipeline, "MAX_CLASSIFIED", 3)
     reading = recognizer.read(page)
     assert reading.text == "" and pipeline.TOO_MUCH_WORK in reading.warnings
 
 
-def thin_four_between(mnist_test) -> np.ndarray:
+def thin_four_between(test_digits) -> np.ndarray:
     """ "35 0" in bold MNIST digits with a "4" written small with a fine pen in the gap."""
-    page = paper(mnist_test, "35 0")
+    page = paper(test_digits, "35 0")
     ink = (255 - page[:, :, 0]) > 60
     cols = np.flatnonzero(ink.any(0))
     gap = np.flatnonzero(np.diff(cols) > 60)[0]
@@ -615,21 +609,21 @@ def thin_four_between(mnist_test) -> np.ndarray:
     return page
 
 
-def test_a_dropped_digit_lowers_the_confidence_and_says_where(recognizer, mnist_test):
+def test_a_dropped_digit_lowers_the_confidence_and_says_where(recognizer, test_digits):
     """The segmenter takes the fine-pen 4 for a hairline and drops it: the reading must not look complete."""
     from digitlib.recognizer import LEFT_OUT_PENALTY
 
-    reading = recognizer.read(thin_four_between(mnist_test), ReadOptions(reader="segmenter"))
+    reading = recognizer.read(thin_four_between(test_digits), ReadOptions(reader="segmenter"))
     assert reading.text == "350"  # the drop this guards against
     kept = float(np.prod([d.confidence for d in reading.digits]))
     assert reading.confidence == pytest.approx(kept * LEFT_OUT_PENALTY)
     assert any("between digits 2 and 3" in w and "left out" in w for w in reading.warnings)
 
 
-def test_the_sequence_reader_brings_back_the_dropped_digit_and_says_the_readers_disagree(recognizer, mnist_test):
+def test_the_sequence_reader_brings_back_the_dropped_digit_and_says_the_readers_disagree(recognizer, test_digits):
     from digitlib.reading.sequence import DISAGREE_CAP
 
-    reading = recognizer.read(thin_four_between(mnist_test))
+    reading = recognizer.read(thin_four_between(test_digits))
     assert reading.text == "3540"
     four = reading.digits[2]
     assert four.label == 4 and four.confidence <= DISAGREE_CAP + 1e-6

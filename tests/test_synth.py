@@ -13,11 +13,6 @@ from digitlib import synth
 from digitlib.data import MnistSplit
 
 
-@pytest.fixture(scope="module")
-def test_digits(data_dir) -> MnistSplit:
-    return synth.mnist_test_digits(data_dir)
-
-
 def _one_digit_split(image: np.ndarray, label: int) -> MnistSplit:
     return MnistSplit(images=torch.from_numpy(image[None].copy()), labels=torch.tensor([label]))
 
