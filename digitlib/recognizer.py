@@ -33,6 +33,13 @@ def top3(probs: np.ndarray) -> list[list[tuple[int, float]]]:
     return [[(int(j), float(p[j])) for j in row] for row, p in zip(order, probs)]
 
 
+def uncertain_warning(number: int, digit: DigitReading) -> str:
+    """The warning for digit ``number`` (1-based, reading order) read with too little confidence."""
+    alt = digit.top3[1]
+    return (f"Digit {number} is uncertain: read as {digit.label} ({digit.confidence:.0%}), "
+            f"maybe {alt[0]} ({alt[1]:.0%}).")
+
+
 #: Confidence kept for each digit-sized mark in the number's rows that the reading left out.
 LEFT_OUT_PENALTY = 0.3
 
@@ -156,10 +163,7 @@ class Recognizer:
                     f"({d.confidence:.0%})."
                 )
             else:
-                alt = d.top3[1]
-                warnings.append(
-                    f"Digit {i} is uncertain: read as {d.label} ({d.confidence:.0%}), maybe {alt[0]} ({alt[1]:.0%})."
-                )
+                warnings.append(uncertain_warning(i, d))
         warnings += [left_out_warning(box, digits) for box in result.left_out]
         confidence = float(np.prod([d.confidence for d in digits])) if digits else 0.0
         # A digit-sized mark the reading left out may be a digit it dropped: the number it gives is

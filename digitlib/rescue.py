@@ -23,6 +23,7 @@ from .reading import binarise, decode, illumination
 from .reading.draw import box_thickness
 from .reading.mnist import to_mnist
 from .reading.result import UNCERTAIN_BELOW, DigitReading, Reading
+from .recognizer import top3, uncertain_warning
 
 Box = tuple[int, int, int, int]
 #: ``Recognizer.classify``: uint8 (N, 28, 28) -> (labels int64 (N,), probs float32 (N, 10)).
@@ -94,8 +95,7 @@ def _row_of(box: Box, digits: Sequence[DigitReading]) -> int:
 
 def uncertain_warnings(digits: Sequence[DigitReading], below: float = UNCERTAIN_BELOW) -> list[str]:
     """One line per digit less sure than ``below``, numbered in reading order."""
-    return [f"Digit {i} is uncertain: read as {d.label} ({d.confidence:.0%}), maybe {d.top3[1][0]} "
-            f"({d.top3[1][1]:.0%})." for i, d in enumerate(digits, 1) if d.confidence < below]
+    return [uncertain_warning(i, d) for i, d in enumerate(digits, 1) if d.confidence < below]
 
 
 def edit_reading(reading: Reading, classify: Classify, removed: Sequence[int] = (), added: Sequence[Box] = (),
@@ -114,7 +114,7 @@ def edit_reading(reading: Reading, classify: Classify, removed: Sequence[int] = 
         _, probs = classify(images)
         for box, image, p in zip(added, images, probs):
             original = tuple(int(round(v / reading.scale)) for v in box)
-            best = [(int(j), float(p[j])) for j in np.argsort(-p)[:3]]
+            best = top3(p[None])[0]
             new.append(DigitReading(label=best[0][0], confidence=best[0][1], top3=best, box=original,
                                     image=image, row=_row_of(original, kept)))
     digits = sorted(kept + new, key=lambda d: (d.row, d.box[0]))
