@@ -223,6 +223,25 @@ def suite_cases(suite: str, n: int, seed: int, root: str | None) -> tuple[str, l
     raise ValueError(f"unknown suite {suite!r}; choose from {', '.join(synth.SUITES + holdout.SUITES)}")
 
 
+#: ``--parts``: our reader with some of its parts off, each as ReadOptions fields.
+READER_PARTS = {
+    "segmenter": {"reader": "segmenter"},
+    "sequence": {"reader": "sequence"},
+    "threshold": {"ink": "threshold"},
+    "learned": {"ink": "learned"},
+    "unlevelled": {"level": False},
+    "before": {"ink": "threshold", "level": False},
+}
+READER_PART_ABOUT = {
+    "segmenter": "digits cut out and classified, no sequence reader",
+    "sequence": "rows read whole by the CTC reader; the segmenter still finds the rows",
+    "threshold": "threshold ink stage only",
+    "learned": "learned ink stage only",
+    "unlevelled": "no turning level",
+    "before": "threshold ink, no turning level: the reader before 2026-12-02's afternoon",
+}
+
+
 def bench_read(args: argparse.Namespace) -> int:
     from . import holdout, synth
     from .baselines import SeedBaseline
@@ -235,11 +254,14 @@ def bench_read(args: argparse.Namespace) -> int:
     seed_baseline = SeedBaseline(args.baseline_model)
     ink = {"ink": args.ink} if args.ink else {}
     our_reader = ConfidenceRecorder(recognizer, ReadOptions(**ink))
-    # Our reader's parts alone, beside the whole: "segmenter" (digits cut out and classified),
-    # "sequence" (rows read whole by the CTC reader; the segmenter still finds the rows).
-    parts = {f"ours: {part} only": ConfidenceRecorder(recognizer, ReadOptions(reader=part, **ink))
+    unknown = [part for part in args.parts.split(",") if part and part not in READER_PARTS]
+    if unknown:
+        print(f"error: unknown part {unknown[0]!r}; choose from {', '.join(READER_PARTS)}", file=sys.stderr)
+        return 2
+    parts = {f"ours: {part}": ConfidenceRecorder(recognizer, ReadOptions(**{**ink, **READER_PARTS[part]}))
              for part in args.parts.split(",") if part}
-    readers: dict[str, Reader] = {ours: our_reader, **parts, baseline: seed_baseline.read_text}
+    recorders = {ours: our_reader, **parts}
+    readers: dict[str, Reader] = {**recorders, baseline: seed_baseline.read_text}
 
     sets: list[tuple[str, list[str], list[np.ndarray], list[str]]] = []  # (name, ids, images, labels)
     samples_dir = Path(args.samples) if args.samples else default_samples_dir()
@@ -259,15 +281,19 @@ def bench_read(args: argparse.Namespace) -> int:
 
     # One untimed call each, so one-off start-up costs (lazy imports, first forward pass) are not timed.
     run_readers(readers, sets[0][2][:1])
-    our_reader.confidences.clear()
+    for recorder in recorders.values():
+        recorder.confidences.clear()
 
     print(f"machine: {machine_line()}")
     print(f"ours: {recognizer.model_path}; baseline: {seed_baseline.classifier.model_path}\n")
     results: list[tuple[str, str, Score]] = []
     errors: dict[str, str] = {}
     per_image: dict[str, tuple] = {}
-    # (our confidence, read exactly) per reading, for the reliability table: holdout sets apart from our own.
-    reliability: dict[str, tuple[list[float], list[bool]]] = {"holdout suites": ([], []), "own suites and samples": ([], [])}
+    # (confidence, read exactly) per reading of ours and its parts, for the reliability table:
+    # holdout sets apart from our own.
+    reliability: dict[str, tuple[list[float], list[bool]]] = {
+        f"{group}{'' if name == ours else ', ' + name.removeprefix('ours: ')}": ([], [])
+        for name in recorders for group in ("holdout suites", "own suites and samples")}
     readings: list[list] = []  # one row per image, for --readings-csv
     for set_name, ids, images, labels in sets:
         if set_name.startswith("samples: "):
@@ -281,12 +307,16 @@ def bench_read(args: argparse.Namespace) -> int:
                 errors.setdefault(reader, f"{set_name}: {message}")
             for k, image_id in enumerate(ids):
                 per_image[image_id] = ({r: texts[r][k] for r in readers}, {r: seconds[r][k] for r in readers})
-            group = reliability["holdout suites" if set_name.startswith("holdout") else "own suites and samples"]
-            group[0].extend(our_reader.confidences[start:])
-            group[1].extend(t == lab for t, lab in zip(texts[ours], labels))
+            group_name = "holdout suites" if set_name.startswith("holdout") else "own suites and samples"
+            for name, recorder in recorders.items():
+                group = reliability[f"{group_name}{'' if name == ours else ', ' + name.removeprefix('ours: ')}"]
+                group[0].extend(recorder.confidences[start:])
+                group[1].extend(t == lab for t, lab in zip(texts[name], labels))
             for k, image_id in enumerate(ids):
-                readings.append([image_id, labels[k], texts[ours][k], f"{our_reader.confidences[start + k]:.4f}",
-                                 f"{1000 * seconds[ours][k]:.1f}", texts[baseline][k], f"{1000 * seconds[baseline][k]:.1f}"])
+                readings.append([image_id, labels[k]] + [
+                    cell for name, recorder in recorders.items()
+                    for cell in (texts[name][k], f"{recorder.confidences[start + k]:.4f}", f"{1000 * seconds[name][k]:.1f}")
+                ] + [texts[baseline][k], f"{1000 * seconds[baseline][k]:.1f}"])
         for reader in readers:
             results.append((set_name, reader, score(texts[reader], labels, seconds[reader])))
         if args.per_image and set_name == "samples (all)":
@@ -300,14 +330,15 @@ def bench_read(args: argparse.Namespace) -> int:
     if args.readings_csv:
         with open(args.readings_csv, "w", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(["image", "label", ours, f"{ours} confidence", f"{ours} ms", baseline, f"{baseline} ms"])
+            writer.writerow(["image", "label"] + [cell for name in recorders for cell in (name, f"{name} confidence", f"{name} ms")]
+                            + [baseline, f"{baseline} ms"])
             writer.writerows(readings)
     print(read_table(results))
     print()
     print(speed_table(results, ours, baseline))
     print(f"\nReliability of {ours} (Reading.confidence against exact match):\n")
     print(reliability_table({name: group for name, group in reliability.items() if group[0]}))
-    if args.parts:
+    if {"segmenter", "sequence"} & set(args.parts.split(",")):
         print("\n" + row_timing(200, args.seed, args.data))
     if not args.no_noise:
         webcam = {reader: s.median_ms for set_name, reader, s in results if set_name == "samples: webcam"}
@@ -331,9 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-samples", action="store_true", help="synthetic suites only")
     r.add_argument("--n", type=int, default=300, help="images per synthetic suite (default 300)")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--ink", choices=["learned", "threshold"], help="our reader's ink stage (default: ReadOptions')")
-    r.add_argument("--parts", default="segmenter,sequence",
-                   help="our reader's parts also run alone, beside the fused whole (default: segmenter,sequence; '' for none)")
+    r.add_argument("--ink", choices=["auto", "learned", "threshold"], help="our reader's ink stage (default: ReadOptions')")
+    r.add_argument("--parts", default="segmenter,sequence,before",
+                   help="our reader's parts and variants also run, beside the whole: " + ", ".join(
+                       f"{name} ({about})" for name, about in READER_PART_ABOUT.items())
+                   + " (default: segmenter,sequence,before; '' for none)")
     r.add_argument("--suites", default=None,
                    help="comma-separated suites (default: clean,hard,holdout-clean,holdout-hard,holdout-cheque; '' for none)")
     r.add_argument("--no-noise", action="store_true", help="skip timing the images with no number")

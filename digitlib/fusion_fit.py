@@ -1,13 +1,18 @@
-"""The numbers behind the fusion rule of ``reading.sequence``, measured on the training generator.
+"""The numbers behind the reader's two choices, measured on the training generators.
 
 ``python -m digitlib.fusion_fit --pages 600`` renders photos with the two training
 generators, written with MNIST **training** digits (a seed of its own): half with
 ``digitlib.synth`` (one page in three "clean", the rest "hard") and half with
 ``digitlib.ink_pages`` (640x480 scenes: desks, turned sheets, patterns, shadows),
-reads each with the segmenter alone and the sequence reader alone, and prints how often each is right where the two agree and where
-they disagree, and how often each candidate rule for a disagreement picks the
-right one. ``reading.sequence.DISAGREE_CAP`` and the rule come from this table;
-the benchmarks' suites and holdout pages are never used for it.
+reads each two ways and prints how often each way is right where the two agree and where
+they disagree, and how often each candidate rule picks the right one:
+
+- ``--choice readers`` (the default): the segmenter alone against the sequence reader
+  alone. ``reading.sequence.DISAGREE_CAP`` and its fusion rule come from this table.
+- ``--choice ink``: the threshold ink stage against the learned one (both readers fused).
+  ``recognizer.INK_SURE`` and the rule of ``ReadOptions(ink="auto")`` come from this table.
+
+The benchmarks' suites and holdout pages are never used for either.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from .data import load_mnist
 from .ink_pages import make_ink_page_with_text
 from .reading.result import ReadOptions
 from .reading.sequence import prefer_sequence
-from .recognizer import Recognizer
+from .recognizer import INK_SURE, Recognizer, prefer_learned
 from .synth import make_image, random_number
 
 FUSION_SEED = 515151  # far from every benchmark seed and from synth.PHOTO_DIGITS_SEED
@@ -30,21 +35,32 @@ FUSION_SEED = 515151  # far from every benchmark seed and from synth.PHOTO_DIGIT
 
 @dataclass
 class PagePair:
+    """One page read two ways: ``first`` is the segmenter or the threshold ink stage,
+    ``second`` the sequence reader or the learned ink stage."""
+
     generator: str
     label: str
-    segmenter: str
-    segmenter_confidence: float
-    sequence: str
-    sequence_confidence: float
+    first: str
+    first_confidence: float
+    second: str
+    second_confidence: float
 
 
 INK_PAGE_SIZE, INK_PAGE_UNIT = (640, 480), 2.5  # webcam-sized scenes, as ink_training.compare_on_pages
 
 
-def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root=None) -> list[PagePair]:
-    """Each page's generator, label and its two readings (text, confidence), segmenter and
-    sequence reader. Even pages come from ``synth``, odd ones from ``ink_pages`` (pages with no
-    digit are skipped)."""
+#: The two ways each choice reads a page.
+CHOICES = {
+    "readers": (ReadOptions(ink="threshold", reader="segmenter"), ReadOptions(ink="threshold", reader="sequence")),
+    "ink": (ReadOptions(ink="threshold"), ReadOptions(ink="learned")),
+}
+
+
+def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root=None,
+               choice: str = "readers") -> list[PagePair]:
+    """Each page's generator, label and its two readings (text, confidence) of ``CHOICES[choice]``.
+    Even pages come from ``synth``, odd ones from ``ink_pages`` (pages with no digit are skipped)."""
+    first_options, second_options = CHOICES[choice]
     digits = load_mnist(train=True, root=root)
     out = []
     for i in range(pages):
@@ -57,37 +73,74 @@ def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root
             image, _, text = make_ink_page_with_text(rng, digits, INK_PAGE_SIZE, INK_PAGE_UNIT)
             if not text:
                 continue
-        seg = recognizer.read(image, ReadOptions(reader="segmenter"))
-        seq = recognizer.read(image, ReadOptions(reader="sequence"))
-        out.append(PagePair(generator, text, seg.text, seg.confidence, seq.text, seq.confidence))
+        first = recognizer.read(image, first_options)
+        second = recognizer.read(image, second_options)
+        out.append(PagePair(generator, text, first.text, first.confidence, second.text, second.confidence))
     return out
 
 
+def _higher(p: PagePair) -> str:
+    return p.second if p.second_confidence > p.first_confidence else p.first
+
+
 RULES = {
-    "segmenter always": lambda p: p.segmenter,
-    "sequence always": lambda p: p.sequence,
-    "higher confidence": lambda p: p.sequence if p.sequence_confidence > p.segmenter_confidence else p.segmenter,
-    "shipped (reading.sequence.prefer_sequence)":
-        lambda p: p.sequence if prefer_sequence(p.segmenter_confidence, p.sequence_confidence) else p.segmenter,
+    "readers": {
+        "segmenter always": lambda p: p.first,
+        "sequence always": lambda p: p.second,
+        "higher confidence": _higher,
+        "shipped (reading.sequence.prefer_sequence)":
+            lambda p: p.second if prefer_sequence(p.first_confidence, p.second_confidence) else p.first,
+    },
+    "ink": {
+        "threshold always": lambda p: p.first,
+        "learned always": lambda p: p.second,
+        "higher confidence": _higher,
+        **{f"threshold where at least {sure}, else the higher": (
+            lambda p, sure=sure: p.first if p.first_confidence >= sure else _higher(p))
+           for sure in (0.3, 0.5, 0.8, 0.9, 0.97, 0.99)},
+        "shipped (recognizer.prefer_learned)":
+            lambda p: p.second if prefer_learned(p.first_confidence, p.second_confidence) else p.first,
+    },
 }
 
 
-def fusion_table(pairs: list[PagePair]) -> str:
-    """Markdown: exact readings where the readers agree and, where they disagree, per reader and per rule."""
-    agree = [p for p in pairs if p.segmenter == p.sequence]
-    differ = [p for p in pairs if p.segmenter != p.sequence]
+def fusion_table(pairs: list[PagePair], choice: str = "readers") -> str:
+    """Markdown: exact readings where the two ways agree and, where they disagree, per way and per rule."""
+    agree = [p for p in pairs if p.first == p.second]
+    differ = [p for p in pairs if p.first != p.second]
+    first_name, second_name = list(RULES[choice])[0].split()[0], list(RULES[choice])[1].split()[0]
 
     def share(hits: int, n: int) -> str:
         return f"{hits} of {n} ({hits / n:.1%})" if n else "-"
 
     lines = ["| pages | how many | exact |", "|---|---:|---:|",
-             f"| readers agree | {len(agree)} | {share(sum(p.segmenter == p.label for p in agree), len(agree))} |"]
-    lines.append(f"| readers disagree: segmenter | {len(differ)} | {share(sum(p.segmenter == p.label for p in differ), len(differ))} |")
-    lines.append(f"| readers disagree: sequence | {len(differ)} | {share(sum(p.sequence == p.label for p in differ), len(differ))} |")
-    for name, rule in RULES.items():
-        lines.append(f"| readers disagree, rule \"{name}\" | {len(differ)} | {share(sum(rule(p) == p.label for p in differ), len(differ))} |")
-    for name, rule in RULES.items():
+             f"| both agree | {len(agree)} | {share(sum(p.first == p.label for p in agree), len(agree))} |"]
+    lines.append(f"| they disagree: {first_name} | {len(differ)} | {share(sum(p.first == p.label for p in differ), len(differ))} |")
+    lines.append(f"| they disagree: {second_name} | {len(differ)} | {share(sum(p.second == p.label for p in differ), len(differ))} |")
+    for name, rule in RULES[choice].items():
+        lines.append(f"| they disagree, rule \"{name}\" | {len(differ)} | {share(sum(rule(p) == p.label for p in differ), len(differ))} |")
+    for name, rule in RULES[choice].items():
         lines.append(f"| all pages, rule \"{name}\" | {len(pairs)} | {share(sum(rule(p) == p.label for p in pairs), len(pairs))} |")
+    return "\n".join(lines)
+
+
+def second_pass_table(pairs: list[PagePair]) -> str:
+    """Markdown: on the pages ``ReadOptions(ink="auto")`` reads twice, how often the shown reading
+    is exact where the two ink stages agree (by the confidence each would give it) and where they
+    disagree: the numbers behind ``recognizer.choose_ink``'s confidences."""
+    twice = [p for p in pairs if p.first_confidence < INK_SURE]
+    agree = [p for p in twice if p.first == p.second]
+    differ = [p for p in twice if p.first != p.second]
+    shown = [p.second if prefer_learned(p.first_confidence, p.second_confidence) else p.first for p in differ]
+    lines = ["| pages | how many | exact |", "|---|---:|---:|",
+             f"| read twice | {len(twice)} | - |",
+             f"| both agree | {len(agree)} | {sum(p.first == p.label for p in agree)} |"]
+    for name, conf in (("the learned stage's", lambda p: p.second_confidence),
+                       ("their geometric mean (shipped)", lambda p: (p.first_confidence * p.second_confidence) ** 0.5)):
+        sure = [p for p in agree if conf(p) >= 0.9]
+        lines.append(f"| both agree, {name} confidence at least 0.9 | {len(sure)} | {sum(p.first == p.label for p in sure)} |")
+    lines.append(f"| they disagree: the shown reading | {len(differ)} | "
+                 f"{sum(t == p.label for t, p in zip(shown, differ))} |")
     return "\n".join(lines)
 
 
@@ -97,13 +150,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=600)
     parser.add_argument("--seed", type=int, default=FUSION_SEED)
     parser.add_argument("--data", default=None, help="MNIST folder (default: $DIGITLIB_DATA or the cache)")
+    parser.add_argument("--choice", choices=sorted(CHOICES), default="readers",
+                        help="readers: segmenter against sequence reader; ink: threshold against learned ink")
     args = parser.parse_args(argv)
-    pairs = read_pairs(Recognizer(), args.pages, args.seed, args.data)
+    pairs = read_pairs(Recognizer(), args.pages, args.seed, args.data, args.choice)
     for generator in ("synth", "ink_pages"):
         print(f"\n{generator} pages:\n")
-        print(fusion_table([p for p in pairs if p.generator == generator]))
+        print(fusion_table([p for p in pairs if p.generator == generator], args.choice))
     print("\nall pages:\n")
-    print(fusion_table(pairs))
+    print(fusion_table(pairs, args.choice))
+    if args.choice == "ink":
+        print(f"\npages the threshold stage reads less than {INK_SURE:.0%} sure of (the learned stage reads them too):\n")
+        print(second_pass_table(pairs))
     return 0
 
 

@@ -276,12 +276,13 @@ def test_huge_photo_is_downscaled_with_a_note_only_when_it_matters(samples_dir):
     assert not any("downscaled" in w.value for w in at.warning)
     assert any("downscaled to 50%" in c.value for c in at.caption)
     assert metric(at, "Number") == "3450"
-    # A small number in a huge photo: downscaling loses its digits, and the page says so, and to crop.
+    # A small number in a huge photo: downscaling leaves its digits a few pixels tall (the threshold
+    # ink stage loses them; the learned one finds them), and the page says so, and to crop.
     far = np.full((3600, 4800, 3), 235, np.uint8)
     cv2.putText(far, "3450", (2200, 1800), cv2.FONT_HERSHEY_SIMPLEX, 2, (30, 30, 30), 6)
     at.file_uploader(key="recognize_upload").set_value(("far.png", png(far), "image/png")).run()
     no_traceback(at)
-    assert any("downscaled" in w.value and "**Crop**" in w.value for w in at.warning)
+    assert any("downscaled" in w.value and "crop" in w.value.lower() for w in at.warning)
 
 
 def test_downscale_note_names_small_digits():

@@ -15,7 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import binarise, blobs as bl, decode, illumination, ink_net, line_net, lines, merge, mnist, rows, split
+from . import binarise, blobs as bl, decode, geometry, illumination, ink_net, line_net, lines, merge, mnist, rows, split
 from . import sequence
 from .coverage import left_out_marks
 from .draw import draw_candidates, mask_to_image, montage
@@ -40,10 +40,12 @@ class WorkBudgetExceeded(Exception):
 
 class BudgetedClassify:
     """``classify`` that counts the digit images it is asked about (``asked``) and raises
-    ``WorkBudgetExceeded`` past ``limit``, so no input costs more than about ``limit`` images."""
+    ``WorkBudgetExceeded`` past ``limit`` (default ``MAX_CLASSIFIED``), so no input costs more
+    than about ``limit`` images."""
 
-    def __init__(self, classify: bl.Classify, limit: int) -> None:
-        self.classify, self.limit, self.asked = classify, limit, 0
+    def __init__(self, classify: bl.Classify, limit: int | None = None) -> None:
+        self.classify, self.asked = classify, 0
+        self.limit = MAX_CLASSIFIED if limit is None else limit
 
     def __call__(self, digits: np.ndarray, stroke_variants: bool = False) -> tuple[np.ndarray, np.ndarray]:
         self.asked += len(digits)
@@ -78,9 +80,11 @@ class Work:
     options: ReadOptions
     classify: bl.Classify  # Recognizer.classify
     warnings: list[str] = field(default_factory=list)
-    bgr: np.ndarray | None = None  # working-size photo
+    bgr: np.ndarray | None = None  # working-size photo, turned level once stage_level has run
     rgb: np.ndarray | None = None  # the same, for display
+    photo_rgb: np.ndarray | None = None  # the working-size photo as decoded, never turned
     scale: float = 1.0
+    level: np.ndarray | None = None  # float64 (2, 3): decoded working px -> turned px, when turned
     grey: np.ndarray | None = None
     background: np.ndarray | None = None
     polarity: str = "dark"
@@ -104,7 +108,7 @@ def stage_decode(w: Work) -> np.ndarray:
         w.warnings.append(f"The {wd}x{h} image was downscaled to "
                           f"{max(1, round(wd * w.scale))}x{max(1, round(h * w.scale))} for reading.")
     w.bgr = illumination.resize_by(bgr, w.scale)
-    w.rgb = cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
+    w.rgb = w.photo_rgb = cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
     return w.rgb
 
 
@@ -202,6 +206,22 @@ def stage_boxes(w: Work) -> np.ndarray:
     return draw_candidates(w.rgb, w.blobs, w.left_out)
 
 
+def stage_level(w: Work) -> np.ndarray:
+    slope = geometry.line_slope(w.blobs, w.digit_height) if w.options.level else None
+    if slope is not None and abs(slope) >= geometry.LEVEL_FROM_DEG:
+        h, wd = w.bgr.shape[:2]
+        w.level, size = geometry.level_matrix(slope, h, wd)
+        w.bgr = geometry.turn(w.bgr, w.level, size)
+        w.rgb = cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
+        # Everything from the grey image to the rows again, on the level photo: the ink stages
+        # see the digits upright, and the rows and their crops run along the line.
+        plan = LEARNED_STAGES if w.options.ink == "learned" else STAGES
+        last = [name for name, _ in plan].index(BOXES_STAGE)
+        for _, stage in plan[1:last + 1]:
+            stage(w)
+    return draw_candidates(w.rgb, w.blobs, w.left_out)
+
+
 def stage_mnist(w: Work) -> np.ndarray:
     if not w.blobs:
         w.probs = np.zeros((0, 10), np.float32)
@@ -256,6 +276,7 @@ def stage_fuse(w: Work) -> np.ndarray:
     return draw_candidates(w.rgb, w.blobs, w.left_out)
 
 
+BOXES_STAGE = "7. Digit boxes and rows"
 STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
     ("1. Photo (upright, working size)", stage_decode),
     ("2. Grey", stage_grey),
@@ -263,14 +284,15 @@ STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
     ("4. Ink, light flattened (MNIST polarity)", stage_flatten),
     ("5. Binarised", stage_binarise),
     ("6. Cleaned (lines, specks, edges removed)", stage_clean),
-    ("7. Digit boxes and rows", stage_boxes),
-    ("8. MNIST-style 28x28 digits", stage_mnist),
+    (BOXES_STAGE, stage_boxes),
+    ("8. Turned level (where the digits run at a slope)", stage_level),
+    ("9. MNIST-style 28x28 digits", stage_mnist),
 ]
 
 #: Run after either ink path when the sequence reader is on (``ReadOptions.reader``).
 SEQUENCE_STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
-    ("9. Sequence reader: each row and its digit probabilities (0-9, blank)", stage_sequence),
-    ("10. Both readers fused", stage_fuse),
+    ("10. Sequence reader: each row and its digit probabilities (0-9, blank)", stage_sequence),
+    ("11. Both readers fused", stage_fuse),
 ]
 
 
@@ -284,9 +306,11 @@ def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> Pipeline
     """Run every stage on ``image``; ValueError if it is not a readable image.
 
     ``classify(digits, stroke_variants=False) -> (labels, probs)`` is
-    ``Recognizer.classify``.
+    ``Recognizer.classify``, or a ``BudgetedClassify`` whose budget this reading shares.
     """
-    work = Work(source=image, options=options, classify=BudgetedClassify(classify, MAX_CLASSIFIED))
+    # A caller reading one photo more than once (recognizer's two ink stages) passes one budget for all.
+    budget = classify if isinstance(classify, BudgetedClassify) else BudgetedClassify(classify)
+    work = Work(source=image, options=options, classify=budget)
     stages = []
     plan = LEARNED_STAGES if options.ink == "learned" else STAGES
     if options.reader != "segmenter" and line_net.line_net_available():
@@ -302,17 +326,22 @@ def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> Pipeline
         work.warnings.append("Light strokes on a dark background were detected (MNIST polarity).")
     digits = [
         FoundDigit(
-            box_original=_to_original(b.box, work.scale),
+            box_original=_to_original(b.box, work),
             mnist=b.mnist,
             row=b.row,
         )
         for b in work.blobs
     ]
-    left_out = [_to_original(box, work.scale) for box in work.left_out]
-    return PipelineResult(digits, work.probs, stages, work.warnings, work.rgb, work.scale, left_out)
+    left_out = [_to_original(box, work) for box in work.left_out]
+    warnings = list(dict.fromkeys(work.warnings))  # a stage run twice (stage_level) says it once
+    return PipelineResult(digits, work.probs, stages, warnings, work.photo_rgb, work.scale, left_out)
 
 
-def _to_original(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+def _to_original(box: tuple[int, int, int, int], work: Work) -> tuple[int, int, int, int]:
+    """A box in working px (turned, if the photo was turned level) in the original image's px."""
+    if work.level is not None:
+        box = geometry.box_back(box, work.level, *work.photo_rgb.shape[:2])
+    scale = work.scale
     x, y, w, h = box
     return (int(round(x / scale)), int(round(y / scale)), max(1, int(round(w / scale))), max(1, int(round(h / scale))))
 

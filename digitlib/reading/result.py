@@ -18,25 +18,29 @@ class ReadOptions:
 
     polarity: "auto", "dark" (dark ink on light paper) or "light" (light strokes
     on a dark background, like MNIST). ink: "learned" (the ink network marks the digit
-    ink, ``reading.ink_net``) or "threshold" (a threshold on the flattened ink, then
-    line, speck and edge removal). min_digit_height: ignore marks shorter than
+    ink, ``reading.ink_net``), "threshold" (a threshold on the flattened ink, then
+    line, speck and edge removal) or "auto" (the threshold stage, and where it is unsure
+    the learned one too: ``recognizer.choose_ink``). min_digit_height: ignore marks shorter than
     this many pixels of the working image (0: automatic). max_side: larger images
     are downscaled so their longer side is this many pixels. uncertain_below: a
     digit whose confidence is lower gets a warning. reader: "segmenter" (each digit
     cut out and classified), "sequence" (each row read whole by ``reading.line_net``)
-    or "fused" (both, row by row, see ``reading.sequence``).
+    or "fused" (both, row by row, see ``reading.sequence``). level: a number that runs
+    at a slope of 5 to 30 degrees is turned level before it is cut and read
+    (``reading.geometry``); False reads the photo as it is.
     """
 
     polarity: str = "auto"
-    ink: str = "threshold"
+    ink: str = "auto"
     min_digit_height: int = 0
     max_side: int = 1600
     uncertain_below: float = UNCERTAIN_BELOW
     reader: str = "fused"
+    level: bool = True
 
     def __post_init__(self) -> None:
-        if self.ink not in ("learned", "threshold"):
-            raise ValueError(f"ink must be 'learned' or 'threshold', not {self.ink!r}")
+        if self.ink not in ("auto", "learned", "threshold"):
+            raise ValueError(f"ink must be 'auto', 'learned' or 'threshold', not {self.ink!r}")
         if self.reader not in ("fused", "segmenter", "sequence"):
             raise ValueError(f"reader must be 'fused', 'segmenter' or 'sequence', not {self.reader!r}")
         if self.polarity not in ("auto", "dark", "light"):
@@ -63,7 +67,7 @@ class Reading:
 
     text: str  # digits left to right; rows joined by "\n"; "" when none
     digits: list[DigitReading]
-    confidence: float  # product of the digits' confidences, lowered for ink left out (0.0 when there are none)
+    confidence: float  # product of the digits' confidences, lowered for ink left out, capped where the two ink stages disagree (0.0 when there are none)
     warnings: list[str]
     stages: list[tuple[str, np.ndarray]]  # (name, uint8 image) of every step, in order
     image: np.ndarray | None = None  # the decoded photo, RGB uint8, at working size

@@ -1,0 +1,58 @@
+"""ReadOptions(ink="auto"): the threshold ink stage, and where it is unsure the learned one too
+(``recognizer.choose_ink``)."""
+
+from __future__ import annotations
+
+import pytest
+
+import numpy as np
+
+from digitlib.reading.result import DigitReading, Reading, ReadOptions
+from digitlib.recognizer import INK_DISAGREE_CAP, INK_SURE, choose_ink
+from tests.support import read_sample_labels
+from tests.test_ink_net import _page_with_a_line_and_a_shadow
+
+
+def _reading(text: str, confidence: float, stage: str) -> Reading:
+    digits = [DigitReading(int(ch), 0.99, [(int(ch), 0.99)], (10 * i, 0, 10, 20), np.zeros((28, 28), np.uint8))
+              for i, ch in enumerate(text)]
+    return Reading(text=text, digits=digits, confidence=confidence, warnings=[], stages=[(stage, None)])
+
+
+def test_where_the_ink_stages_agree_the_surer_reading_is_kept_as_sure_as_both_together():
+    kept = choose_ink(_reading("3450", 0.4, "threshold"), _reading("3450", 0.9, "learned"))
+    assert kept.stages[0][0] == "learned" and not kept.warnings
+    assert kept.confidence == pytest.approx(0.6)  # (0.4 * 0.9) ** 0.5: the unsure stage keeps it below 0.9
+
+
+@pytest.mark.parametrize("threshold, learned, shown", [(0.3, 0.95, "learned"), (0.45, 0.2, "threshold")])
+def test_where_they_disagree_the_surer_is_shown_capped_and_the_other_named(threshold, learned, shown):
+    kept = choose_ink(_reading("345", threshold, "threshold"), _reading("3450", learned, "learned"))
+    assert kept.stages[0][0] == shown
+    assert kept.confidence == pytest.approx(min(max(threshold, learned), INK_DISAGREE_CAP))
+    assert kept.warnings == [f"The two ink stages disagree: with the threshold it reads 345, with the learned ink "
+                             f"3450; {kept.text} is shown. Check the number."]
+    # Only a digit the other reading lacks (the "0") is capped; the shared ones keep theirs.
+    assert [d.confidence for d in kept.digits] == [0.99, 0.99, 0.99] + ([INK_DISAGREE_CAP] if shown == "learned" else [])
+
+
+def test_a_hard_shadow_across_a_number_keeps_every_digit(recognizer, test_digits):
+    photo = _page_with_a_line_and_a_shadow(test_digits)[0]  # "3074", its last digit in a hard shadow
+    threshold = recognizer.read(photo, ReadOptions(ink="threshold"))
+    assert threshold.text != "3074" and threshold.confidence < INK_SURE  # the shadow's edge costs it a digit
+    reading = recognizer.read(photo)
+    assert reading.text == "3074"
+    assert any("learned" in name for name, _ in reading.stages)
+    # The two stages read different numbers: the reading says so, and is not sure of itself.
+    assert reading.confidence <= INK_DISAGREE_CAP
+    assert any(f"with the threshold it reads {threshold.text}" in w for w in reading.warnings)
+
+
+def test_a_photo_the_threshold_stage_is_sure_of_is_read_once(recognizer):
+    path, label, _ = next(s for s in read_sample_labels() if "webcam" in str(s[0]))
+    threshold = recognizer.read(path, ReadOptions(ink="threshold"))
+    reading = recognizer.read(path)
+    assert threshold.confidence >= INK_SURE
+    assert reading.text == threshold.text == label and reading.confidence == threshold.confidence
+    assert [name for name, _ in reading.stages] == [name for name, _ in threshold.stages]
+    assert not any("learned" in name for name, _ in reading.stages)
