@@ -67,18 +67,18 @@ def left_out_warning(box: tuple[int, int, int, int], digits: list[DigitReading])
 
 #: ``ReadOptions(ink="auto")``: a photo the threshold ink stage reads at least this sure of
 #: is done; one it reads less sure of is read with the learned ink stage too, and the surer
-#: reading is kept. On the training generators' photos this reads 63.9 % exactly against
-#: 59.9 % for the threshold stage alone and 61.5 % for the learned one, while the second pass
-#: runs on one photo in six of ``synth``'s (``python -m digitlib.fusion_fit --choice ink``,
-#: BENCHMARKS.md); thresholds from 0.5 to 0.9 did as well, and the lowest costs least.
+#: reading is kept (``prefer_learned``). On 786 photos from the training generators
+#: (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md) this reads 66.4 % exactly,
+#: against 61.1 % for the threshold stage alone and 63.5 % for the learned one, and reads 318
+#: of them twice; thresholds from 0.3 to 0.99 read within two photos of it, the lowest costs least.
 INK_SURE = 0.5
 #: The learned stage's reading replaces the threshold stage's only where it is at least this
-#: sure: below it, a reading is a guess (the app shows no number below it either), and the
-#: network finds digit-like ink in pure noise at confidences of about 1e-6. On the training
-#: generators' photos this changes no reading's exactness (502 of 786 either way).
+#: sure: below it a reading is a guess (the app shows no number below it either), and the
+#: network finds digit-like ink in pure noise, at confidences of about 1e-6. On those photos
+#: this costs two readings (522 exact against 524).
 INK_REPLACE_FROM = 0.10
-#: Where the two ink stages read different numbers, the surer reading is exact about one
-#: time in four on those photos (74 of 295): its confidence is capped at that.
+#: Where the two ink stages read different numbers, the reading shown is exact about one time
+#: in four on those photos (59 of 232): its confidence is capped at that.
 INK_DISAGREE_CAP = 0.25
 
 
@@ -94,10 +94,11 @@ def choose_ink(threshold: Reading, learned: Reading) -> Reading:
     ``INK_REPLACE_FROM`` sure.
 
     Where the two read the same number, its confidence is the geometric mean of theirs: on the
-    training generators' photos such numbers were exact 51 times in 90, and the learned stage's
-    own confidence would have put 21 of them at 0.9 or more, 3 of those wrong. Where their
-    numbers differ, the kept reading's confidence is at most ``INK_DISAGREE_CAP``, and so is
-    each of its digits the other reading does not share; a warning names the other reading.
+    training generators' photos such numbers were exact 52 times in 86; the learned stage's own
+    confidence would have put 23 of them at 0.9 or more, 3 of those wrong, the mean puts none
+    there. Where their numbers differ, the kept reading's confidence is at most
+    ``INK_DISAGREE_CAP``, and so is each of its digits the other reading does not share; a
+    warning names the other reading.
     """
     kept, other = ((learned, threshold) if prefer_learned(threshold.confidence, learned.confidence)
                    else (threshold, learned))
