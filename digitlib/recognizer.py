@@ -243,5 +243,5 @@ class Recognizer:
         confidence *= LEFT_OUT_PENALTY ** len(result.left_out)
         return Reading(
             text=text, digits=digits, confidence=confidence, warnings=warnings,
-            stages=result.stages, image=result.image_rgb, scale=result.scale,
+            stages=result.stages, image=result.image_rgb, scale=result.scale, left_out=result.left_out,
         )

@@ -12,7 +12,6 @@ Images are BGR or RGB uint8 ``(H, W, 3)`` or grey uint8 ``(H, W)``; boxes are
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Callable, Sequence
 
@@ -122,11 +121,9 @@ def edit_reading(reading: Reading, classify: Classify, removed: Sequence[int] = 
     digits = [replace(d, row=rows.index(d.row)) for d in digits]
     text = "\n".join("".join(str(d.label) for d in digits if d.row == r) for r in range(len(rows)))
     confidence = float(np.prod([d.confidence for d in digits])) if digits else 0.0
-    return replace(reading, text=text, digits=digits, confidence=confidence, warnings=uncertain_warnings(digits))
+    return replace(reading, text=text, digits=digits, confidence=confidence, warnings=uncertain_warnings(digits),
+                   left_out=[])
 
-
-#: Where ``Recognizer.read`` says it left a digit-sized mark out ("... (at x=513, y=153 px) was left out ...").
-LEFT_OUT_AT = re.compile(r"\(at x=(\d+), y=(\d+) px\) was left out")
 
 
 def suggest_box(reading: Reading) -> Box:
@@ -140,10 +137,8 @@ def suggest_box(reading: Reading) -> Box:
     s = reading.scale
     x, y, bw, bh = (int(round(v * s)) for v in reading.digits[-1].box)
     bw, bh = max(4, min(bw, w)), max(4, min(bh, h))
-    marks = [LEFT_OUT_AT.search(warning) for warning in reading.warnings]
-    mark = next((m for m in marks if m), None)
-    if mark:
-        x, y = round(int(mark.group(1)) * s), round(int(mark.group(2)) * s)
+    if reading.left_out:
+        x, y = (round(v * s) for v in reading.left_out[0][:2])
         return (min(x, w - bw), min(y, h - bh), bw, bh)
     return (min(x + bw + max(2, bw // 5), w - bw), min(max(0, y), h - bh), bw, bh)
 

@@ -618,6 +618,8 @@ def test_a_dropped_digit_lowers_the_confidence_and_says_where(recognizer, test_d
     kept = float(np.prod([d.confidence for d in reading.digits]))
     assert reading.confidence == pytest.approx(kept * LEFT_OUT_PENALTY)
     assert any("between digits 2 and 3" in w and "left out" in w for w in reading.warnings)
+    (x, y, w, h), = reading.left_out  # where, in the photo's pixels: between the 5 and the 0
+    assert reading.digits[1].box[0] < x < reading.digits[2].box[0]
 
 
 def test_the_sequence_reader_brings_back_the_dropped_digit_and_says_the_readers_disagree(recognizer, test_digits):

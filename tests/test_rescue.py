@@ -52,7 +52,7 @@ def test_a_dropped_digit_added_back_from_its_box(recognizer, photo_3450):
     dropped = recognizer.read(photo_3450, ReadOptions(ink="threshold", min_digit_height=130))
     assert dropped.text == "345"
     # The reader noticed a digit-sized mark it left out: the suggested box starts on it, the 5's size.
-    assert any("was left out" in w for w in dropped.warnings)
+    assert any("was left out" in w for w in dropped.warnings) and len(dropped.left_out) == 1
     box = rescue.suggest_box(dropped)
     assert box[:2] == (513, 153) and box[2:] == dropped.digits[-1].box[2:]
     assert rescue.edit_reading(dropped, recognizer.classify, added=[box]).text == "3450"
@@ -61,7 +61,7 @@ def test_a_dropped_digit_added_back_from_its_box(recognizer, photo_3450):
     assert [d.row for d in fixed.digits] == [0, 0, 0, 0]
     assert fixed.digits[3].image.shape == (28, 28) and fixed.digits[3].image.dtype == np.uint8
     # The boxes are checked now: no "left out" or "readers disagree" note stays, only unsure digits.
-    assert fixed.warnings == rescue.uncertain_warnings(fixed.digits)
+    assert fixed.warnings == rescue.uncertain_warnings(fixed.digits) and fixed.left_out == []
     assert dropped.text == "345"  # a new reading; the old one is untouched
     # Delete a box, and add one before the first digit: digits stay in reading order.
     moved = rescue.edit_reading(fixed, recognizer.classify, removed=[0], added=[(45, 125, 125, 165)])

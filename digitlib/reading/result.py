@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -73,6 +73,9 @@ class Reading:
     image: np.ndarray | None = None  # the decoded photo, RGB uint8, at working size
     scale: float = 1.0  # working size / original size
     seconds: float = 0.0
+    # (x, y, w, h), original px: digit-sized marks in the number's rows that no digit covers (each
+    # lowered the confidence and has a warning saying where)
+    left_out: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     @property
     def rows(self) -> list[str]:
