@@ -105,3 +105,10 @@ def test_a_level_photo_is_not_turned(recognizer, test_digits):
     as_is = recognizer.read(photo, ReadOptions(level=False))
     assert turned.text == as_is.text == "3450"
     assert [d.box for d in turned.digits] == [d.box for d in as_is.digits]
+
+
+def test_scattered_marks_give_no_slope():
+    # Random dots: every slope is as likely as any other, so none is worth turning the photo for.
+    rng = np.random.default_rng(5)
+    blobs = [Blob(int(x), int(y), 20, 40, np.ones((40, 20), bool)) for x, y in rng.uniform(0, 600, (60, 2))]
+    assert geometry.line_slope(blobs, 40) is None

@@ -596,6 +596,18 @@ def test_a_reading_past_its_classifier_budget_stops_with_a_warning(recognizer, t
     assert reading.text == "" and pipeline.TOO_MUCH_WORK in reading.warnings
 
 
+def test_marks_in_more_rows_than_a_number_has_are_not_cut_apart(recognizer):
+    """Twelve rows of blots, like a page of text: no number, and no touching marks cut apart."""
+    page = np.full((1000, 500, 3), 240, np.uint8)
+    for row in range(12):  # rows far enough apart that no two blots stack into one "8"
+        for k in range(5):
+            cv2.ellipse(page, (60 + 90 * k, 40 + 80 * row), (14, 17), 0, 0, 360, (30, 30, 30), 3)
+    with CountedClassifier(recognizer) as counted:
+        reading = recognizer.read(page, ReadOptions(ink="threshold"))
+    assert reading.text == "" and pipeline.TOO_MUCH_WORK in reading.warnings
+    assert sum(counted.batches) <= 12 * 5  # at most the marks once each, while merging broken strokes
+
+
 def thin_four_between(test_digits) -> np.ndarray:
     """ "35 0" in bold MNIST digits with a "4" written small with a fine pen in the gap."""
     page = paper(test_digits, "35 0")

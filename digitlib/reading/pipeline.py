@@ -29,6 +29,14 @@ MAX_CLASSIFIED = 600
 #: Most marks (components of the cleaned mask) a number's photo leaves: the project's pages leave
 #: at most 16 (BENCHMARKS.md, bounded work); dots, textures and text leave hundreds.
 MAX_MARKS = 150
+#: The same for the learned ink stage, which leaves lines, patterns, shadows and desks out: the
+#: ink network's hardest training scenes leave at most 33 marks (100 scenes; the threshold stage
+#: leaves up to 163 there), the project's pages at most 15; random dots and dense noise up to 160.
+MAX_LEARNED_MARKS = 50
+#: Most rows of marks a number's photo gives before touching marks are cut apart: the project's
+#: pages and samples give at most 2, the ink network's hardest training scenes (shadows, grids,
+#: desks) at most 6 in 100; random dots give up to 25 (BENCHMARKS.md, bounded work).
+MAX_ROWS = 10
 TOO_MUCH_WORK = ("This image holds too many marks to be a number (noise, a texture or a page of text?), "
                  "so nothing was read. Crop the photo to the number and try again.")
 
@@ -186,13 +194,18 @@ def stage_clean_learned(w: Work) -> np.ndarray:
 
 def stage_boxes(w: Work) -> np.ndarray:
     blobs = bl.drop_tall_frame_marks(bl.find_blobs(w.clean), *w.clean.shape)
-    if len(blobs) > MAX_MARKS:
-        raise WorkBudgetExceeded(f"{len(blobs)} marks, more than {MAX_MARKS}")
+    most = MAX_LEARNED_MARKS if w.options.ink == "learned" else MAX_MARKS
+    if len(blobs) > most:
+        raise WorkBudgetExceeded(f"{len(blobs)} marks, more than {most}")
     w.digit_height = bl.typical_height(blobs)
     blobs = merge.merge_broken_strokes(blobs, w.digit_height, w.ink, w.classify)
     w.digit_height = bl.typical_height(blobs)
     min_h = w.options.min_digit_height * w.scale if w.options.min_digit_height else 0
     blobs = bl.drop_hairlines(bl.drop_separators(blobs, w.digit_height, min_h), w.digit_height)
+    # Cutting touching marks apart is the costly part; a photo whose marks fall into more rows than
+    # a number has is noise or a page of text, and is not worth it.
+    if len(rows.group_rows(blobs)) > MAX_ROWS:
+        raise WorkBudgetExceeded(f"marks in more than {MAX_ROWS} rows")
     digit_width = split.typical_width(blobs, w.digit_height)
     confidence = split.one_digit_confidence(blobs, w.ink, w.digit_height, digit_width, w.classify)
     pieces: list[bl.Blob] = []
