@@ -25,8 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model on MNIST")
-    t.add_argument("--preset", help="a named recipe: " + ", ".join(f"{p.name} ({p.title.split(': ')[-1]})"
-                                                                  for p in PRESETS.values())
+    # argparse %-formats help strings: the titles' "99 %" must be written "99 %%".
+    titles = ", ".join(f"{p.name} ({p.title.split(': ')[-1]})".replace("%", "%%") for p in PRESETS.values())
+    t.add_argument("--preset", help="a named recipe: " + titles
                    + "; finetune (with --init-from). Default: quick, or the --arch's recipe")
     t.add_argument("--arch", choices=sorted(ARCHITECTURES),
                    help="without --preset: that architecture's recipe (quicknet: quick, digitnet: shipped, "
