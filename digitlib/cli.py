@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
     _add_data_args(e)
 
-    d = sub.add_parser("photo-digits", help="digits cut from synthetic photos by the pipeline, for fine-tuning")
+    d = sub.add_parser("photo-digits", help="digits cut from synthetic photos by the pipeline, to train on (--extra-data)")
     d.add_argument("--out", required=True, metavar="FOLDER", help="a digit set (index.json + images/), made or added to")
     d.add_argument("--pages", type=int, default=3600, help="photos to render and read (about 5 digits each)")
     d.add_argument("--seed", type=int, default=None, help="default: digitlib.synth.PHOTO_DIGITS_SEED")
