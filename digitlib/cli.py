@@ -25,8 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model on MNIST")
-    t.add_argument("--preset", help="a named recipe: " + ", ".join(f"{p.name} ({p.title.split(': ')[-1]})"
-                                                                  for p in PRESETS.values())
+    # argparse %-formats help strings: the titles' "99 %" must be written "99 %%".
+    titles = ", ".join(f"{p.name} ({p.title.split(': ')[-1]})".replace("%", "%%") for p in PRESETS.values())
+    t.add_argument("--preset", help="a named recipe: " + titles
                    + "; finetune (with --init-from). Default: quick, or the --arch's recipe")
     t.add_argument("--arch", choices=sorted(ARCHITECTURES),
                    help="without --preset: that architecture's recipe (quicknet: quick, digitnet: shipped, "
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
     _add_data_args(e)
 
-    d = sub.add_parser("photo-digits", help="digits cut from synthetic photos by the pipeline, for fine-tuning")
+    d = sub.add_parser("photo-digits", help="digits cut from synthetic photos by the pipeline, to train on (--extra-data)")
     d.add_argument("--out", required=True, metavar="FOLDER", help="a digit set (index.json + images/), made or added to")
     d.add_argument("--pages", type=int, default=3600, help="photos to render and read (about 5 digits each)")
     d.add_argument("--seed", type=int, default=None, help="default: digitlib.synth.PHOTO_DIGITS_SEED")

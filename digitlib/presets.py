@@ -46,7 +46,8 @@ _ABOUT = {  # name: (title for pickers, one sentence: what it is for and what it
                 "5 epochs."),
     "shipped": ("Shipped model's recipe",
                 "How the shipped reader was trained: DigitNet, 20 epochs, photo-like augmentation and a "
-                "'not one digit' output for reading photos (about 40 minutes on two CPU cores)."),
+                "'not one digit' output for reading photos (about 30-40 minutes on the project's CPU); "
+                "the shipped model had the photo digits (--extra-data) in the same run."),
 }
 PRESETS: dict[str, Preset] = {
     name: Preset(name, *_ABOUT[name], dict(zip(_RECIPE_FIELDS, row))) for name, row in _RECIPES.items()

@@ -70,7 +70,7 @@ class ModelEntry:
 
     @property
     def label(self) -> str:
-        """A one-line name for pickers, e.g. ``Shipped model (DigitNet, 99.5%)``."""
+        """A one-line name for pickers, e.g. ``Shipped model (DigitNet, 99.64%)``."""
         if self.error:
             return f"{self.name} (unreadable)"
         acc = f", {self.test_accuracy:.2%}" if self.test_accuracy is not None else ""

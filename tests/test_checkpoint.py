@@ -85,8 +85,9 @@ def test_shipped_model_is_small_and_documented():
     assert SHIPPED_MODEL.is_file() and SHIPPED_MODEL.stat().st_size <= 5 * 1024 * 1024
     meta = checkpoint_summary(SHIPPED_MODEL)
     assert meta["arch"] == "digitnet" and meta["finished"]
-    # Fine-tuned on digits cut from photos, it gave up 0.08 points of MNIST for them.
-    assert meta["test_accuracy"] >= 0.995
+    # Trained on digits cut from photos and on "not one digit" pieces as well as MNIST, and still
+    # above 99.6 % on MNIST test (issue 17, item 3).
+    assert meta["test_accuracy"] >= 0.996
     assert meta["train_args"]["limit"] in (None, 60_000)  # trained on the full training split
     for key in ("created", "digitlib_version", "normalization", "epochs_done", "train_args"):
         assert key in meta
