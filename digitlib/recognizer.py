@@ -15,6 +15,7 @@ import torch
 
 from .checkpoint import load_model
 from .model import digit_probabilities, fuse_for_inference
+from .reading.coverage import LEFT_OUT_PENALTY
 from .reading.pipeline import TOO_MUCH_WORK, BudgetedClassify, run_pipeline
 from .reading.result import DigitReading, Reading, ReadOptions
 
@@ -42,8 +43,6 @@ def uncertain_warning(number: int, digit: DigitReading) -> str:
             f"maybe {alt[0]} ({alt[1]:.0%}).")
 
 
-#: Confidence kept for each digit-sized mark in the number's rows that the reading left out.
-LEFT_OUT_PENALTY = 0.3
 
 
 def left_out_warning(box: tuple[int, int, int, int], digits: list[DigitReading]) -> str:

@@ -623,7 +623,7 @@ def thin_four_between(test_digits) -> np.ndarray:
 
 def test_a_dropped_digit_lowers_the_confidence_and_says_where(recognizer, test_digits):
     """The segmenter takes the fine-pen 4 for a hairline and drops it: the reading must not look complete."""
-    from digitlib.recognizer import LEFT_OUT_PENALTY
+    from digitlib.reading.coverage import LEFT_OUT_PENALTY
 
     reading = recognizer.read(thin_four_between(test_digits), ReadOptions(ink="threshold", reader="segmenter"))
     assert reading.text == "350"  # the drop this guards against
@@ -634,13 +634,6 @@ def test_a_dropped_digit_lowers_the_confidence_and_says_where(recognizer, test_d
     assert reading.digits[1].box[0] < x < reading.digits[2].box[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "since the 99.64 % shipped model (issue 17, item 3) the segmenter is surer of the bold 5 "
-    "(0.82, was 0.50), so its row confidence 0.76 is no longer under the sequence reader's 0.86 / "
-    "SEQUENCE_MARGIN and fuse_row keeps '350', though the left-out check has found the dropped mark "
-    "(the segmenter's reading alone is 0.23 with LEFT_OUT_PENALTY): fuse_row does not count that "
-    "penalty, and SEQUENCE_MARGIN was fitted with the previous model's confidences (with ink='auto' "
-    "the page still reads 3540)"))
 def test_the_sequence_reader_brings_back_the_dropped_digit_and_says_the_readers_disagree(recognizer, test_digits):
     from digitlib.reading.sequence import DISAGREE_CAP
 

@@ -20,6 +20,9 @@ MAX_WIDTH = 1.5
 COVERED = 0.5
 #: How far beyond a row's first and last digit a left-out mark still belongs to it, in digit heights.
 ROW_REACH = 1.5
+#: Confidence kept for each digit-sized mark in the number's rows that the reading left out: the
+#: number it gives may be short by one, however sure each digit it kept is.
+LEFT_OUT_PENALTY = 0.3
 
 
 def left_out_marks(binary: np.ndarray, kept: list[Blob], digit_height: float) -> list[tuple[int, int, int, int]]:

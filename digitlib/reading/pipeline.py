@@ -263,17 +263,18 @@ def stage_fuse(w: Work) -> np.ndarray:
     blobs, probs = [], []
     for indices, seq in zip(_rows_of(w.blobs), w.sequences):
         seg_probs = w.probs[indices]
+        x0, y0, x1, y1 = seq.box
+        in_row = [b for b in w.left_out if x0 <= b[0] + b[2] / 2 <= x1 and y0 <= b[1] + b[3] / 2 <= y1]
         if w.options.reader == "sequence":
             which, chosen, other = "sequence", sequence.sequence_probs(seq), None
         else:
-            which, chosen, other = sequence.fuse_row(seg_probs, seq)
+            which, chosen, other = sequence.fuse_row(seg_probs, seq, len(in_row))
         if which == "sequence":
             row_blobs = sequence.sequence_blobs(seq, w.clean, [w.blobs[i] for i in indices])
             if row_blobs:
                 mnist.normalised(row_blobs, w.ink)
             # The whole-row reading covers the row's ink: marks left out of it were read, or not digits.
-            x0, y0, x1, y1 = seq.box
-            w.left_out = [b for b in w.left_out if not (x0 <= b[0] + b[2] / 2 <= x1 and y0 <= b[1] + b[3] / 2 <= y1)]
+            w.left_out = [b for b in w.left_out if b not in in_row]
         else:
             row_blobs = [w.blobs[i] for i in indices]
         if other is not None:

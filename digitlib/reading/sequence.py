@@ -34,6 +34,7 @@ import numpy as np
 
 from . import line_net
 from .blobs import Blob
+from .coverage import LEFT_OUT_PENALTY
 
 #: Confidence a digit keeps at most when the two readers disagree on its row (see the module doc).
 DISAGREE_CAP = 0.25
@@ -137,11 +138,13 @@ def digits_text(probs: np.ndarray) -> str:
     return "".join(str(int(k)) for k in probs.argmax(1))
 
 
-def fuse_row(seg_probs: np.ndarray, seq: RowSequence) -> tuple[str, np.ndarray, str | None]:
+def fuse_row(seg_probs: np.ndarray, seq: RowSequence, left_out: int = 0) -> tuple[str, np.ndarray, str | None]:
     """Choose between the segmenter's float32 (N, 10) probabilities for a row and its
     sequence reading. Returns (which: "agree", "segmenter" or "sequence", the chosen
     digits' probabilities (float32 (M, 10), confidences adjusted as the module doc says),
-    the other reader's text when they disagree, else None)."""
+    the other reader's text when they disagree, else None). ``left_out``: digit-sized marks in
+    the row the segmenter left out; each costs its row confidence ``LEFT_OUT_PENALTY``, as it
+    costs the segmenter's reading alone, whose confidence the rule was measured with."""
     seg_text = digits_text(seg_probs)
     seq_probs = sequence_probs(seq)
     if seg_text == seq.read.text:
@@ -149,7 +152,7 @@ def fuse_row(seg_probs: np.ndarray, seq: RowSequence) -> tuple[str, np.ndarray, 
         idx = np.arange(len(fused)), seg_probs.argmax(1)
         fused[idx] = np.maximum(seg_probs[idx], seq_probs[idx])
         return "agree", fused, None
-    seg_conf = float(np.prod(seg_probs.max(1))) if len(seg_probs) else 0.0
+    seg_conf = float(np.prod(seg_probs.max(1))) * LEFT_OUT_PENALTY ** left_out if len(seg_probs) else 0.0
     seq_conf = float(np.prod(seq.read.confidences)) if seq.read.text else 0.0
     if prefer_sequence(seg_conf, seq_conf):
         which, chosen, chosen_text, other = "sequence", seq_probs, seq.read.text, seg_text
