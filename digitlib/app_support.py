@@ -20,7 +20,7 @@ import numpy as np
 from . import store
 from .checkpoint import SHIPPED_MODEL
 from .files import file_signature
-from .formatting import percent
+from .formatting import one_line, percent
 from .reading.decode import FILE_TYPES
 from .reading.result import UNCERTAIN_BELOW, DigitReading, Reading
 
@@ -116,11 +116,6 @@ def shown_warnings(reading: Reading) -> list[str]:
                       "so the digits keep their detail.")
         shown.append(w)
     return shown
-
-
-def one_line(text: str) -> str:
-    """A reading's text on one line: rows separated by " / " ("12\\n34" -> "12 / 34")."""
-    return " / ".join(text.split("\n")) if text else ""
 
 
 def is_uncertain(digit: DigitReading, threshold: float = UNCERTAIN_BELOW) -> bool:

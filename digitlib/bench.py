@@ -291,9 +291,11 @@ def bench_read(args: argparse.Namespace) -> int:
     per_image: dict[str, tuple] = {}
     # (confidence, read exactly) per reading of ours and its parts, for the reliability table:
     # holdout sets apart from our own.
+    def reliability_key(group: str, name: str) -> str:
+        return group if name == ours else f"{group}, {name.removeprefix('ours: ')}"
+
     reliability: dict[str, tuple[list[float], list[bool]]] = {
-        f"{group}{'' if name == ours else ', ' + name.removeprefix('ours: ')}": ([], [])
-        for name in recorders for group in ("holdout suites", "own suites and samples")}
+        reliability_key(group, name): ([], []) for name in recorders for group in ("holdout suites", "own suites and samples")}
     readings: list[list] = []  # one row per image, for --readings-csv
     for set_name, ids, images, labels in sets:
         if set_name.startswith("samples: "):
@@ -309,7 +311,7 @@ def bench_read(args: argparse.Namespace) -> int:
                 per_image[image_id] = ({r: texts[r][k] for r in readers}, {r: seconds[r][k] for r in readers})
             group_name = "holdout suites" if set_name.startswith("holdout") else "own suites and samples"
             for name, recorder in recorders.items():
-                group = reliability[f"{group_name}{'' if name == ours else ', ' + name.removeprefix('ours: ')}"]
+                group = reliability[reliability_key(group_name, name)]
                 group[0].extend(recorder.confidences[start:])
                 group[1].extend(t == lab for t, lab in zip(texts[name], labels))
             for k, image_id in enumerate(ids):

@@ -7,6 +7,11 @@ import os
 import platform
 
 
+def one_line(text: str) -> str:
+    """A reading's text on one line: rows separated by " / " ("12\\n34" -> "12 / 34")."""
+    return " / ".join(text.split("\n")) if text else ""
+
+
 def percent(p: float) -> str:
     """A probability as a short percentage: 0.9731 -> "97%", 0.9983 -> "99.83%",
     0.99996 -> ">99.99%", 0.004 -> "<1%"."""

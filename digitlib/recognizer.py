@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .checkpoint import load_model
+from .formatting import one_line
 from .model import digit_probabilities, fuse_for_inference
 from .reading.coverage import LEFT_OUT_PENALTY
 from .reading.pipeline import TOO_MUCH_WORK, BudgetedClassify, run_pipeline
@@ -112,12 +113,9 @@ def choose_ink(threshold: Reading, learned: Reading) -> Reading:
               for i, d in enumerate(kept.digits)]
     return dataclasses.replace(kept, digits=digits, confidence=min(kept.confidence, INK_DISAGREE_CAP), warnings=[
         *kept.warnings,
-        f"The two ink stages disagree: with the threshold it reads {_one_line(threshold.text)}, with the "
-        f"learned ink {_one_line(learned.text)}; {_one_line(kept.text)} is shown. Check the number."])
-
-
-def _one_line(text: str) -> str:
-    return " / ".join(text.split("\n")) if text else "nothing"
+        f"The two ink stages disagree: with the threshold it reads {one_line(threshold.text) or 'nothing'}, with "
+        f"the learned ink {one_line(learned.text) or 'nothing'}; {one_line(kept.text) or 'nothing'} is shown. "
+        "Check the number."])
 
 
 class Recognizer:

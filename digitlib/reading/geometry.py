@@ -43,9 +43,9 @@ def line_slope(blobs: list[Blob], digit_height: float) -> float | None:
     Positive slopes run downwards to the right (image rows grow downwards). Every pair of
     digit-sized marks within ``NEIGHBOUR_REACH`` digit heights of each other gives a slope;
     pairs steeper than ``MAX_SLOPE_DEG`` join marks on different lines and are left out. The
-    slope most pairs agree with (to ``AGREE_DEG``) wins if at least ``LINE_SHARE`` of them do; a two-digit number has one pair,
-    which is enough to undo a steep slope (its few degrees of error the classifier
-    tolerates). Rows do not need to be found first, so a line steep enough to fall apart
+    slope most pairs agree with (to ``AGREE_DEG``) wins if at least ``LINE_SHARE`` of them do;
+    a two-digit number has one pair, which is enough to undo a steep slope (its few degrees of
+    error the classifier tolerates). Rows do not need to be found first, so a line steep enough to fall apart
     into several rows is still measured whole.
     """
     if digit_height <= 0:

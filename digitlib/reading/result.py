@@ -26,7 +26,7 @@ class ReadOptions:
     digit whose confidence is lower gets a warning. reader: "segmenter" (each digit
     cut out and classified), "sequence" (each row read whole by ``reading.line_net``)
     or "fused" (both, row by row, see ``reading.sequence``). level: a number that runs
-    at a slope of 5 to 30 degrees is turned level before it is cut and read
+    at a slope of 10 to 30 degrees is turned level before it is cut and read
     (``reading.geometry``); False reads the photo as it is.
     """
 
@@ -67,7 +67,9 @@ class Reading:
 
     text: str  # digits left to right; rows joined by "\n"; "" when none
     digits: list[DigitReading]
-    confidence: float  # product of the digits' confidences, lowered for ink left out, capped where the two ink stages disagree (0.0 when there are none)
+    # product of the digits' confidences, lowered for ink left out, capped where the two ink stages
+    # disagree (0.0 when there are none)
+    confidence: float
     warnings: list[str]
     stages: list[tuple[str, np.ndarray]]  # (name, uint8 image) of every step, in order
     image: np.ndarray | None = None  # the decoded photo, RGB uint8, at working size
