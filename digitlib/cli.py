@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", default="runs/ink_net.pt", help="weights file (default runs/ink_net.pt; "
                                                             "the shipped one is digitlib/weights/ink_net.pt)")
     k.add_argument("--seed", type=int, default=0)
-    k.add_argument("--pages", type=int, help="training scenes to render (default 8000)")
-    k.add_argument("--steps", type=int, help="training steps (default 2000)")
+    k.add_argument("--pages", type=int, help="training scenes to render (default 16000)")
+    k.add_argument("--steps", type=int, help="training steps (default 6000)")
     k.add_argument("--batch-size", type=int, help="scenes per step (default 16)")
     k.add_argument("--lr", type=float, help="peak learning rate (default 0.003)")
     k.add_argument("--val-pages", type=int, help="validation scenes (default 256)")

@@ -10,7 +10,8 @@ they disagree, and how often each candidate rule picks the right one:
 - ``--choice readers`` (the default): the segmenter alone against the sequence reader
   alone. ``reading.sequence.DISAGREE_CAP`` and its fusion rule come from this table.
 - ``--choice ink``: the threshold ink stage against the learned one (both readers fused).
-  ``recognizer.INK_SURE`` and the rule of ``ReadOptions(ink="auto")`` come from this table.
+  ``recognizer.INK_FIRST``, ``INK_SURE`` and the rule of ``ReadOptions(ink="auto")`` come
+  from these tables.
 
 The benchmarks' suites and holdout pages are never used for either.
 """
@@ -18,16 +19,18 @@ The benchmarks' suites and holdout pages are never used for either.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .data import load_mnist
+from .files import write_atomic
 from .ink_pages import make_ink_page_with_text
 from .reading.result import ReadOptions
 from .reading.sequence import prefer_sequence
-from .recognizer import INK_SURE, Recognizer, prefer_learned
+from .recognizer import INK_DISAGREE_CAP, INK_FIRST, INK_SECOND, INK_SURE, Recognizer, agreed_confidence, prefer_learned
 from .synth import make_image, random_number
 
 FUSION_SEED = 515151  # far from every benchmark seed and from synth.PHOTO_DIGITS_SEED
@@ -59,7 +62,8 @@ CHOICES = {
 def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root=None,
                choice: str = "readers") -> list[PagePair]:
     """Each page's generator, label and its two readings (text, confidence) of ``CHOICES[choice]``.
-    Even pages come from ``synth``, odd ones from ``ink_pages`` (pages with no digit are skipped)."""
+    Even pages come from ``synth``, odd ones from ``ink_pages`` (pages with no digit, or with a
+    digit not wholly in view, are skipped)."""
     first_options, second_options = CHOICES[choice]
     digits = load_mnist(train=True, root=root)
     out = []
@@ -125,22 +129,61 @@ def fusion_table(pairs: list[PagePair], choice: str = "readers") -> str:
 
 
 def second_pass_table(pairs: list[PagePair]) -> str:
-    """Markdown: on the pages ``ReadOptions(ink="auto")`` reads twice, how often the shown reading
-    is exact where the two ink stages agree (by the confidence each would give it) and where they
-    disagree: the numbers behind ``recognizer.choose_ink``'s confidences."""
-    twice = [p for p in pairs if p.first_confidence < INK_SURE]
+    """Markdown: on the pages ``ReadOptions(ink="auto")`` reads twice (``recognizer.INK_FIRST``
+    under ``INK_SURE``), how often the shown reading is exact where the two ink stages agree (by
+    the confidence each would give it) and where they disagree: the numbers behind
+    ``recognizer.choose_ink``'s confidences."""
+    def own(p: PagePair) -> float:
+        return p.first_confidence if INK_FIRST == "threshold" else p.second_confidence
+
+    twice = [p for p in pairs if own(p) < INK_SURE]
     agree = [p for p in twice if p.first == p.second]
     differ = [p for p in twice if p.first != p.second]
-    shown = [p.second if prefer_learned(p.first_confidence, p.second_confidence) else p.first for p in differ]
+    shown = [ink_policy_reading(p, INK_FIRST, INK_SURE)[0] for p in differ]
     lines = ["| pages | how many | exact |", "|---|---:|---:|",
              f"| read twice | {len(twice)} | - |",
              f"| both agree | {len(agree)} | {sum(p.first == p.label for p in agree)} |"]
-    for name, conf in (("the learned stage's", lambda p: p.second_confidence),
-                       ("their geometric mean (shipped)", lambda p: (p.first_confidence * p.second_confidence) ** 0.5)):
+    for name, conf in ((f"the {INK_FIRST} stage's", own),
+                       ("their geometric mean (shipped)", lambda p: agreed_confidence(p.first_confidence, p.second_confidence))):
         sure = [p for p in agree if conf(p) >= 0.9]
         lines.append(f"| both agree, {name} confidence at least 0.9 | {len(sure)} | {sum(p.first == p.label for p in sure)} |")
     lines.append(f"| they disagree: the shown reading | {len(differ)} | "
                  f"{sum(t == p.label for t, p in zip(shown, differ))} |")
+    return "\n".join(lines)
+
+
+#: The ways ``ReadOptions(ink="auto")`` could read a photo: which ink stage reads it first, and
+#: below what confidence of that first reading the other stage reads it too (1.01: always).
+INK_POLICIES = [(first, below) for first in ("threshold", "learned") for below in (0.5, 0.9, 0.97, 1.01)]
+
+
+def ink_policy_reading(p: PagePair, first: str, read_both_below: float) -> tuple[str, float, bool]:
+    """The reading shown for page ``p`` (text, confidence, whether it was read twice) by the
+    recognizer's rule (``prefer_learned``, ``agreed_confidence``, ``INK_DISAGREE_CAP``) when
+    ``first`` ("threshold" or "learned") reads first and the other stage reads too below
+    ``read_both_below``."""
+    own = (p.first, p.first_confidence) if first == "threshold" else (p.second, p.second_confidence)
+    if own[1] >= read_both_below:
+        return own[0], own[1], False
+    text, conf = ((p.second, p.second_confidence) if prefer_learned(p.first_confidence, p.second_confidence)
+                  else (p.first, p.first_confidence))
+    if p.first == p.second:
+        return text, agreed_confidence(p.first_confidence, p.second_confidence), True
+    return text, min(conf, INK_DISAGREE_CAP), True
+
+
+def ink_policy_table(pairs: list[PagePair]) -> str:
+    """Markdown: for each of ``INK_POLICIES``, the exact readings, the pages read twice, and how
+    often a reading shown at 0.9 or more is exact."""
+    lines = ["| first stage | the other reads too below | exact | read twice | shown at 0.9 or more | of those exact |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for first, below in INK_POLICIES:
+        shown = [(ink_policy_reading(p, first, below), p.label) for p in pairs]
+        sure = [(text, label) for (text, conf, _), label in shown if conf >= 0.9]
+        exact_sure = sum(text == label for text, label in sure)
+        lines.append(f"| {first} | {'always' if below > 1 else below} | {sum(t == label for (t, _, _), label in shown)} of {len(pairs)} | "
+                     f"{sum(twice for (_, _, twice), _ in shown)} | {len(sure)} | "
+                     f"{exact_sure} ({exact_sure / max(1, len(sure)):.1%}) |")
     return "\n".join(lines)
 
 
@@ -152,16 +195,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="MNIST folder (default: $DIGITLIB_DATA or the cache)")
     parser.add_argument("--choice", choices=sorted(CHOICES), default="readers",
                         help="readers: segmenter against sequence reader; ink: threshold against learned ink")
+    parser.add_argument("--pairs-json", help="also write every page's two readings to this JSON file")
     args = parser.parse_args(argv)
     pairs = read_pairs(Recognizer(), args.pages, args.seed, args.data, args.choice)
+    if args.pairs_json:  # every page's two readings, to weigh other rules without reading again
+        write_atomic(args.pairs_json, lambda f: f.write(json.dumps([asdict(p) for p in pairs]).encode()))
     for generator in ("synth", "ink_pages"):
         print(f"\n{generator} pages:\n")
         print(fusion_table([p for p in pairs if p.generator == generator], args.choice))
     print("\nall pages:\n")
     print(fusion_table(pairs, args.choice))
     if args.choice == "ink":
-        print(f"\npages the threshold stage reads less than {INK_SURE:.0%} sure of (the learned stage reads them too):\n")
+        which = "all pages" if INK_SURE > 1 else f"pages the {INK_FIRST} stage reads less than {INK_SURE:.0%} sure of"
+        print(f"\n{which} (the {INK_SECOND} stage reads them too):\n")
         print(second_pass_table(pairs))
+        for generator in ("synth", "ink_pages", None):
+            print(f"\nways of reading with both ink stages, {generator or 'all'} pages:\n")
+            print(ink_policy_table([p for p in pairs if generator in (None, p.generator)]))
     return 0
 
 

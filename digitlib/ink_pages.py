@@ -56,9 +56,9 @@ def smooth_noise(shape: tuple[int, int], cell_px: float, rng: np.random.Generato
 
 
 def write_number(shape: tuple[int, int], centre: tuple[float, float], digit_h: float, digits: MnistSplit,
-                 rng: np.random.Generator, stroke_change: float) -> tuple[np.ndarray, np.ndarray, str]:
-    """float32 (H, W) coverages (digits, other pen marks) of 1-2 rows of 1-8 digits, and the
-    digits written (rows joined by "\n").
+                 rng: np.random.Generator, stroke_change: float) -> tuple[np.ndarray, np.ndarray, str, np.ndarray]:
+    """float32 (H, W) coverages (digits, other pen marks) of 1-2 rows of 1-8 digits, the
+    digits written (rows joined by "\n") and float32 (D, 4, 2) the corners of each digit's box.
 
     Rows run along a slanted, maybe wavy baseline; marks are separators, underlines
     and boxes written with the same pen.
@@ -66,7 +66,7 @@ def write_number(shape: tuple[int, int], centre: tuple[float, float], digit_h: f
     h, w = shape
     digit_cov, marks = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     images, labels = np.asarray(digits.images), np.asarray(digits.labels)
-    texts = []
+    texts, corners = [], []
     n_rows = 1 if rng.random() < 0.8 else 2
     pitch = digit_h * rng.uniform(1.3, 1.8)
     slant = rng.uniform(-25, 25)
@@ -95,14 +95,19 @@ def write_number(shape: tuple[int, int], centre: tuple[float, float], digit_h: f
             cy += rng.uniform(-0.08, 0.08) * digit_h
             top, gl = round(cy - glyph.shape[0] / 2), round(x - left)
             paste_max(digit_cov, glyph, gl, top)
+            corners.append([(gl + left, top), (gl + right, top), (gl + right, top + glyph.shape[0]), (gl + left, top + glyph.shape[0])])
             lefts.append(gl + left)
             tops.append(top)
             bottoms.append(top + glyph.shape[0])
             x += right - left + gaps[i] * digit_h
             if i in sep_after:
                 x += 0.1 * digit_h
-                mark = slash_glyph(digit_h, digit_h * 0.09) if sep_kind == "/" else separator_glyph(sep_kind, digit_h, digit_h * 0.09)
-                paste_max(marks, mark, round(x), round(cy - digit_h / 2))
+                if sep_kind == "/":  # taller than the digits beside it, as written: a "1" is not
+                    mark = slash_glyph(digit_h * rng.uniform(1.15, 1.45), digit_h * 0.09)
+                    paste_max(marks, mark, round(x), round(cy - mark.shape[0] / 2))
+                else:  # drawn in the top digit_h px of a taller glyph (a comma's tail hangs below)
+                    mark = separator_glyph(sep_kind, digit_h, digit_h * 0.09)
+                    paste_max(marks, mark, round(x), round(cy - digit_h / 2))
                 x += mark.shape[1] + rng.uniform(0.1, 0.3) * digit_h
         thickness = max(1, round(digit_h * rng.uniform(0.04, 0.12)))
         pad = digit_h * rng.uniform(0.02, 0.4)  # boxes and underlines may touch the digits
@@ -114,7 +119,7 @@ def write_number(shape: tuple[int, int], centre: tuple[float, float], digit_h: f
         elif rng.random() < 0.2:  # a box around the row
             ys = (min(tops) - pad, max(bottoms) + pad)
             cv2.rectangle(marks, (round(x_left), round(ys[0])), (round(x_right), round(ys[1])), 1.0, thickness, cv2.LINE_AA)
-    return digit_cov, marks, "\n".join(texts)
+    return digit_cov, marks, "\n".join(texts), np.array(corners, np.float32).reshape(-1, 4, 2)
 
 
 def slash_glyph(height_px: float, stroke_px: float) -> np.ndarray:
@@ -246,7 +251,11 @@ def make_ink_page(rng: np.random.Generator, digits: MnistSplit, size: tuple[int,
 
 def make_ink_page_with_text(rng: np.random.Generator, digits: MnistSplit, size: tuple[int, int] = (SCENE_SIZE, SCENE_SIZE),
                             unit: float = 1.0) -> tuple[np.ndarray, np.ndarray, str]:
-    """``make_ink_page`` and the digits written on it (rows top to bottom joined by "\n"; "" for none)."""
+    """``make_ink_page`` and the digits written on it (rows top to bottom joined by "\n"; "" for none).
+
+    The text is None when a digit is not wholly in view (cut by the view's border or off the
+    sheet): the target then holds part of it, but no reader could give the digits written.
+    """
     w, h = size
     board = rng.random() < 0.12
     digit_h = log_uniform(rng, *DIGIT_HEIGHT) * unit
@@ -254,8 +263,8 @@ def make_ink_page_with_text(rng: np.random.Generator, digits: MnistSplit, size: 
     centre = (big / 2 + rng.uniform(-0.3, 0.3) * w, big / 2 + rng.uniform(-0.3, 0.3) * h)
     pen = rng.choice(["pen", "marker", "pencil"], p=[0.6, 0.2, 0.2])
     stroke = {"pen": rng.uniform(-0.8, 0.6), "marker": rng.uniform(0.6, 2.0), "pencil": rng.uniform(-0.8, 0.2)}[pen]
-    digit_cov, marks, text = (np.zeros((big, big), np.float32),) * 2 + ("",) if rng.random() < 0.05 else \
-        write_number((big, big), centre, digit_h, digits, rng, stroke)
+    digit_cov, marks, text, corners = (np.zeros((big, big), np.float32),) * 2 + ("", np.zeros((0, 4, 2), np.float32)) \
+        if rng.random() < 0.05 else write_number((big, big), centre, digit_h, digits, rng, stroke)
 
     # The sheet: paper (or a board), its pattern, the writing.
     if board:
@@ -299,7 +308,19 @@ def make_ink_page_with_text(rng: np.random.Generator, digits: MnistSplit, size: 
     target = cv2.warpPerspective(shape_cov, warp, (w, h), flags=cv2.INTER_LINEAR) * on_sheet
     scene = view * on_sheet[:, :, None] + desk((h, w), unit, rng) * (1 - on_sheet[:, :, None])
     scene = scene * lighting((h, w), unit, rng)[:, :, None]
-    return camera(scene, unit, rng), target > INK_LEVEL, text
+    return camera(scene, unit, rng), target > INK_LEVEL, text if wholly_in_view(corners, warp, on_sheet) else None
+
+
+def wholly_in_view(corners: np.ndarray, warp: np.ndarray, on_sheet: np.ndarray) -> bool:
+    """Whether every digit box, float32 (D, 4, 2) corners in sheet px, lies in the view and on the
+    sheet after the (3, 3) perspective ``warp``; ``on_sheet`` float32 (H, W) is 1 on the sheet."""
+    if not len(corners):
+        return True
+    h, w = on_sheet.shape
+    xy = cv2.perspectiveTransform(corners.reshape(1, -1, 2), warp)[0]
+    if (xy < 0).any() or (xy[:, 0] > w - 1).any() or (xy[:, 1] > h - 1).any():
+        return False
+    return bool((on_sheet[np.round(xy[:, 1]).astype(int), np.round(xy[:, 0]).astype(int)] > 0.5).all())
 
 
 def blend(page: np.ndarray, coverage: np.ndarray, colour: np.ndarray, opacity: float, board: bool) -> np.ndarray:

@@ -30,8 +30,8 @@ EVAL_SIZE, EVAL_UNIT = (640, 480), 2.5  # webcam-sized pages, read by the networ
 @dataclass
 class InkTrainConfig:
     seed: int = 0
-    pages: int = 8_000  # scenes rendered once, then sampled in batches
-    steps: int = 2_000
+    pages: int = 16_000  # scenes rendered once, then sampled in batches
+    steps: int = 6_000
     batch_size: int = 16
     lr: float = 3e-3  # peak of a one-cycle schedule, AdamW
     weight_decay: float = 1e-4

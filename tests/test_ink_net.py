@@ -107,6 +107,27 @@ def test_same_seed_gives_the_same_scenes(train_digits):
     assert first[0].shape == (3, ink_pages.SCENE_SIZE, ink_pages.SCENE_SIZE, 3) and first[1].dtype == bool
 
 
+def test_a_page_names_its_digits_only_when_all_of_them_are_in_view(train_digits):
+    # The number is written on a sheet turned and warped into the view, so some pages cut a digit
+    # off at the view's border or the sheet's edge: no reader could give their text.
+    whole = cut = 0
+    for i in range(40):
+        rng = np.random.default_rng((11, i))
+        photo, target, text = ink_pages.make_ink_page_with_text(rng, train_digits, (320, 240), 1.25)
+        if text is None:
+            cut += 1
+            continue
+        whole += 1
+        if text:
+            # Every digit lies inside: no digit ink touches the view's border.
+            assert not (target[0].any() or target[-1].any() or target[:, 0].any() or target[:, -1].any())
+    assert whole >= 20 and cut >= 3
+    # The text does not change the scenes the ink network trains on.
+    again = ink_pages.make_ink_page(np.random.default_rng((11, 0)), train_digits, (320, 240), 1.25)
+    first = ink_pages.make_ink_page_with_text(np.random.default_rng((11, 0)), train_digits, (320, 240), 1.25)
+    assert np.array_equal(again[0], first[0]) and np.array_equal(again[1], first[1])
+
+
 def test_train_ink_runs_end_to_end_and_is_reproducible(tmp_path, data_dir):
     cfg = ink_training.InkTrainConfig(seed=3, pages=8, steps=3, batch_size=2, val_pages=2, scene_size=64,
                                       widths=(4, 8, 8, 8, 8), threads=1, log_every=1)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import CountedClassifier, read_sample_labels
 from digitlib.reading import binarise, blobs, coverage, decode, illumination, lines, merge, mnist, pipeline, rows, split
-from digitlib.recognizer import ReadOptions
+from digitlib.recognizer import INK_DISAGREE_CAP, ReadOptions
 
 
 def digit_image(test_digits, label: int, nth: int = 0) -> np.ndarray:
@@ -585,7 +585,13 @@ def test_noise_costs_few_classifier_batches_and_reads_no_number(recognizer, name
     with CountedClassifier(recognizer) as counted:
         reading = recognizer.read(noise_images()[name])
     assert len(counted.batches) <= 40 and sum(counted.batches) <= pipeline.MAX_CLASSIFIED
-    assert reading.text == "" and "No digits were found in this image." in reading.warnings
+    if reading.text:
+        # The ink network may find a digit-like blot among sparse dots; the threshold stage then
+        # finds nothing, and the reading says the two disagree, at a confidence no one trusts.
+        assert reading.confidence <= INK_DISAGREE_CAP
+        assert any("The two ink stages disagree: with the threshold it reads nothing" in w for w in reading.warnings)
+    else:
+        assert "No digits were found in this image." in reading.warnings
 
 
 def test_a_reading_past_its_classifier_budget_stops_with_a_warning(recognizer, test_digits, monkeypatch):

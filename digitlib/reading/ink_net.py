@@ -28,7 +28,7 @@ from .blobs import typical_height_of
 WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "ink_net.pt"
 NET_SHORT_SIDE = 192  # px: a 640x480 frame is read at 256x192
 NET_LONG_SIDE = 768  # px at most: a strip-shaped image is not enlarged without bound
-WIDTHS = (8, 16, 24, 32, 48)  # channels at 1, 1/2, 1/4, 1/8 and 1/16 of the working scale
+WIDTHS = (8, 16, 32, 64, 96)  # channels at 1, 1/2, 1/4, 1/8 and 1/16 of the working scale
 ALIGN = 2 ** (len(WIDTHS) - 1)  # the input is padded to a multiple of this
 
 

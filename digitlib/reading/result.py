@@ -19,8 +19,8 @@ class ReadOptions:
     polarity: "auto", "dark" (dark ink on light paper) or "light" (light strokes
     on a dark background, like MNIST). ink: "learned" (the ink network marks the digit
     ink, ``reading.ink_net``), "threshold" (a threshold on the flattened ink, then
-    line, speck and edge removal) or "auto" (the threshold stage, and where it is unsure
-    the learned one too: ``recognizer.choose_ink``). min_digit_height: ignore marks shorter than
+    line, speck and edge removal) or "auto" (the learned stage, and where it is unsure
+    the threshold one too: ``recognizer.choose_ink``). min_digit_height: ignore marks shorter than
     this many pixels of the working image (0: automatic). max_side: larger images
     are downscaled so their longer side is this many pixels. uncertain_below: a
     digit whose confidence is lower gets a warning. reader: "segmenter" (each digit
