@@ -23,7 +23,7 @@ from pages.ui import recognize_fix as fix
 from pages.ui.app_state import set_active_model
 from pages.ui.draw_canvas import drawing
 from pages.ui.navigation import ensure_app_navigation
-from pages.ui.reader import load_recognizer, read_image
+from pages.ui.reader import DRAWING_INK, load_recognizer, read_image
 from pages.ui.recognize_view import show_reading
 
 MODES = {
@@ -135,8 +135,9 @@ def photo_tools(inputs_key: str) -> tuple[int, tuple[int, ...], str, int]:
 # --------------------------------------------------------------------------- input
 
 
-def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str]]:
-    """The images to read as (name, bytes), and the known labels of built-in samples."""
+def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str], str]:
+    """The images to read as (name, bytes), the known labels of built-in samples, and the
+    ink stage that suits them (``ReadOptions.ink``)."""
     mode = pick_one("Input", MODES, "camera", "recognize_mode", label_visibility="collapsed") or "camera"
     if mode == "camera":
         left, right = st.columns([3, 2], gap="large")
@@ -154,7 +155,7 @@ def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str]]:
                 "- even light, no shadow across the digits\n"
                 "- a small gap between the digits"
             )
-        return ([("Camera photo", photo.getvalue())] if photo is not None else []), {}
+        return ([("Camera photo", photo.getvalue())] if photo is not None else []), {}, "auto"
     if mode == "upload":
         files = st.file_uploader(
             "Photos or scans of handwritten numbers",
@@ -163,14 +164,14 @@ def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str]]:
             key="recognize_upload",
             help="PNG, JPEG, BMP, TIFF or WebP. Choose several files to read them all at once.",
         )
-        return [(f.name, f.getvalue()) for f in files or []], {}
+        return [(f.name, f.getvalue()) for f in files or []], {}, "auto"
     if mode == "draw":
         drawn = drawing()
-        return ([("Drawing", drawn)] if drawn is not None else []), {}
+        return ([("Drawing", drawn)] if drawn is not None else []), {}, DRAWING_INK
     samples = support.list_samples()
     if not samples:
         st.info("No built-in samples are installed. Run `scripts/make_samples.py` to make them.")
-        return [], {}
+        return [], {}, "auto"
     choice = st.selectbox(
         "Sample",
         [ALL_SAMPLES, *range(len(samples))],
@@ -180,7 +181,7 @@ def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str]]:
         help="Photo-like samples made from MNIST digits, so you can try the app without a webcam.",
     )
     chosen = samples if choice == ALL_SAMPLES else [samples[choice]]
-    return [(s.name, s.path.read_bytes()) for s in chosen], {s.name: s.label for s in chosen}
+    return [(s.name, s.path.read_bytes()) for s in chosen], {s.name: s.label for s in chosen}, "auto"
 
 
 def _open_selected_row() -> None:
@@ -258,7 +259,7 @@ def main() -> None:
     st.title("Recognize")
     st.caption("Read a handwritten number from a webcam photo, a photo or scan, a built-in sample, or one you draw.")
 
-    inputs, expected = gather_input()
+    inputs, expected, ink = gather_input()
     if not inputs:
         return
     # The model is needed only now: the page above shows at once, while it loads (see warm_up_reader).
@@ -279,7 +280,7 @@ def main() -> None:
     with st.spinner("Reading..."):
         results = [
             support.read_safely(
-                name, lambda data=data: read_image(data, model_path, signature, polarity, min_height, turns, margins)
+                name, lambda data=data: read_image(data, model_path, signature, polarity, min_height, turns, margins, ink)
             )
             for name, data in inputs
         ]

@@ -77,3 +77,14 @@ def test_where_the_stages_disagree_the_surer_reading_is_shown_and_the_other_name
     assert reading.text == "8" and reading.confidence <= INK_DISAGREE_CAP
     assert any("The two ink stages disagree" in w and "with the threshold it reads 8" in w for w in reading.warnings)
     assert not any("learned" in name for name, _ in reading.stages)  # the threshold stage's stages are shown
+
+
+def test_the_draw_mode_reads_a_thin_drawing_as_drawn(recognizer):
+    # The Recognize page's Draw mode reads its canvas with the threshold stage alone: the ink is
+    # exact, and the network's confident mistake above never arises.
+    from pages.ui.reader import DRAWING_INK
+
+    path = next(s[0] for s in read_sample_labels() if "drawn-single-7-thin" in str(s[0]))
+    reading = recognizer.read(path, ReadOptions(ink=DRAWING_INK))
+    assert reading.text == "7" and reading.confidence >= 0.9
+    assert not any("disagree" in w for w in reading.warnings)

@@ -11,6 +11,11 @@ import streamlit as st
 from digitlib import ReadOptions, Recognizer, rescue
 
 
+#: A drawing on the canvas is exact ink on white, no photo: the threshold ink stage reads it as
+#: drawn, while the ink network, trained on photos, is weakest on large digits drawn thin.
+DRAWING_INK = "threshold"
+
+
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
 def load_recognizer(model_path: str | None, signature: tuple) -> Recognizer:
     """One Recognizer per model file, shared by every session; ``signature`` (path, mtime,
@@ -23,10 +28,10 @@ def load_recognizer(model_path: str | None, signature: tuple) -> Recognizer:
 # are never changed in place (``rescue.edit_reading`` makes a new one), and few are kept.
 @st.cache_resource(max_entries=8, ttl="1h", show_spinner=False)
 def read_image(data: bytes, model_path: str | None, signature: tuple, polarity: str, min_digit_height: int,
-               turns: int = 0, margins: tuple = (0, 0, 0, 0)):
+               turns: int = 0, margins: tuple = (0, 0, 0, 0), ink: str = "auto"):
     """``Recognizer.read`` on encoded image bytes, turned by ``turns`` quarter turns and cropped
-    by ``margins`` (percent: left, top, right, bottom) first."""
-    options = ReadOptions(polarity=polarity, min_digit_height=int(min_digit_height))
+    by ``margins`` (percent: left, top, right, bottom) first; ``ink`` is ``ReadOptions.ink``."""
+    options = ReadOptions(polarity=polarity, min_digit_height=int(min_digit_height), ink=ink)
     recognizer = load_recognizer(model_path, signature)
     if not turns % 4 and not any(margins):
         return recognizer.read(data, options)
