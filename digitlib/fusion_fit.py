@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import asdict, dataclass
 
@@ -153,8 +154,8 @@ def second_pass_table(pairs: list[PagePair]) -> str:
 
 
 #: The ways ``ReadOptions(ink="auto")`` could read a photo: which ink stage reads it first, and
-#: below what confidence of that first reading the other stage reads it too (1.01: always).
-INK_POLICIES = [(first, below) for first in ("threshold", "learned") for below in (0.5, 0.9, 0.97, 1.01)]
+#: below what confidence of that first reading the other stage reads it too (infinity: always).
+INK_POLICIES = [(first, below) for first in ("threshold", "learned") for below in (0.5, 0.9, 0.97, math.inf)]
 
 
 def ink_policy_reading(p: PagePair, first: str, read_both_below: float) -> tuple[str, float, bool]:
@@ -181,7 +182,7 @@ def ink_policy_table(pairs: list[PagePair]) -> str:
         shown = [(ink_policy_reading(p, first, below), p.label) for p in pairs]
         sure = [(text, label) for (text, conf, _), label in shown if conf >= 0.9]
         exact_sure = sum(text == label for text, label in sure)
-        lines.append(f"| {first} | {'always' if below > 1 else below} | {sum(t == label for (t, _, _), label in shown)} of {len(pairs)} | "
+        lines.append(f"| {first} | {'always' if below == math.inf else below} | {sum(t == label for (t, _, _), label in shown)} of {len(pairs)} | "
                      f"{sum(twice for (_, _, twice), _ in shown)} | {len(sure)} | "
                      f"{exact_sure} ({exact_sure / max(1, len(sure)):.1%}) |")
     return "\n".join(lines)
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nall pages:\n")
     print(fusion_table(pairs, args.choice))
     if args.choice == "ink":
-        which = "all pages" if INK_SURE > 1 else f"pages the {INK_FIRST} stage reads less than {INK_SURE:.0%} sure of"
+        which = "all pages" if INK_SURE == math.inf else f"pages the {INK_FIRST} stage reads less than {INK_SURE:.0%} sure of"
         print(f"\n{which} (the {INK_SECOND} stage reads them too):\n")
         print(second_pass_table(pairs))
         for generator in ("synth", "ink_pages", None):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import difflib
 import functools
+import math
 import os
 import time
 from pathlib import Path
@@ -102,9 +102,9 @@ def choose_ink(threshold: Reading, learned: Reading) -> Reading:
 
     Where the two read the same number, its confidence is the geometric mean of theirs (on the
     training generators' photos, such numbers were exact 434 times in 462; the mean put 360 of
-    them at 0.9 or more, 3 of those wrong). Where their numbers differ, the kept reading's confidence is at most
-    ``INK_DISAGREE_CAP``, and so is each of its digits the other reading does not share; a
-    warning names the other reading.
+    them at 0.9 or more, 3 of those wrong). Where their numbers differ, the kept reading's
+    confidence is at most ``INK_DISAGREE_CAP``, and so is each of its digits the other reading
+    does not share; a warning names the other reading.
     """
     kept, other = ((learned, threshold) if prefer_learned(threshold.confidence, learned.confidence)
                    else (threshold, learned))

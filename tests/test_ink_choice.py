@@ -1,7 +1,9 @@
-"""ReadOptions(ink="auto"): the learned ink stage, and where it is unsure the threshold one too
-(``recognizer.choose_ink``)."""
+"""ReadOptions(ink="auto"): both ink stages read every photo, the surer reading is kept, and a
+disagreement is named (``recognizer.choose_ink``)."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 
@@ -88,3 +90,17 @@ def test_the_draw_mode_reads_a_thin_drawing_as_drawn(recognizer):
     reading = recognizer.read(path, ReadOptions(ink=DRAWING_INK))
     assert reading.text == "7" and reading.confidence >= 0.9
     assert not any("disagree" in w for w in reading.warnings)
+
+
+@pytest.mark.parametrize("threshold, learned", [(("345", 0.99), ("3450", 0.5)), (("345", 0.3), ("3450", 0.95)),
+                                                (("3450", 0.9), ("3450", 0.6)), (("", 0.0), ("7", 0.05))])
+def test_the_fit_weighs_each_way_of_reading_as_the_recognizer_reads(threshold, learned):
+    # fusion_fit.ink_policy_reading is how the rule was chosen: for "both stages, always" it must
+    # show what choose_ink shows, and a way that reads once keeps the first stage's reading.
+    from digitlib.fusion_fit import PagePair, ink_policy_reading
+
+    pair = PagePair("synth", "3450", threshold[0], threshold[1], learned[0], learned[1])
+    kept = choose_ink(_reading(threshold[0], threshold[1], "threshold"), _reading(learned[0], learned[1], "learned"))
+    text, confidence, twice = ink_policy_reading(pair, "learned", math.inf)
+    assert twice and text == kept.text and confidence == pytest.approx(kept.confidence)
+    assert ink_policy_reading(pair, "threshold", 0.0) == (threshold[0], threshold[1], False)
