@@ -18,6 +18,7 @@ from .checkpoint import load_model
 from .formatting import one_line
 from .model import digit_probabilities, fuse_for_inference
 from .reading.coverage import LEFT_OUT_PENALTY
+from .reading.decode import load_image
 from .reading.pipeline import TOO_MUCH_WORK, BudgetedClassify, run_pipeline
 from .reading.result import DigitReading, Reading, ReadOptions
 
@@ -200,6 +201,8 @@ class Recognizer:
         """
         start = time.perf_counter()
         options = options or ReadOptions()
+        # Decoded once, however many times it is read: a file object gives its bytes only once.
+        image, notes = load_image(image)
         # One budget of classifier work for the photo, however many times it is read.
         classify = BudgetedClassify(functools.partial(self.classify, memo={}))
         if options.ink != "auto":
@@ -210,6 +213,7 @@ class Recognizer:
             if reading.confidence < INK_SURE and TOO_MUCH_WORK not in reading.warnings:
                 other = self._read(image, dataclasses.replace(options, ink=INK_SECOND), classify)
                 reading = choose_ink(reading, other) if INK_FIRST == "threshold" else choose_ink(other, reading)
+        reading.warnings[:0] = notes  # the decoder's (a converted 16-bit scan, a turned JPEG, ...)
         reading.seconds = time.perf_counter() - start
         return reading
 

@@ -667,3 +667,13 @@ def test_left_out_marks_are_digit_sized_marks_in_the_row_that_no_digit_covers():
     kept = [found[0], found[1], found[3]]  # the third stroke was dropped
     assert coverage.left_out_marks(mask, kept, 60.0) == [(200, 60, 20, 60)]
     assert coverage.left_out_marks(mask, found, 60.0) == []
+
+
+def test_a_file_object_is_read_as_its_path_is(recognizer, samples_dir):
+    # Both ink stages read the photo: it is decoded once, since a file gives its bytes only once.
+    path = samples_dir / "webcam-3450.png"
+    with open(path, "rb") as f:
+        from_file = recognizer.read(f)
+    from_path = recognizer.read(path)
+    assert from_file.text == from_path.text == "3450"
+    assert from_file.confidence == from_path.confidence and from_file.warnings == from_path.warnings
