@@ -10,8 +10,8 @@ they disagree, and how often each candidate rule picks the right one:
 - ``--choice readers`` (the default): the segmenter alone against the sequence reader
   alone. ``reading.sequence.DISAGREE_CAP`` and its fusion rule come from this table.
 - ``--choice ink``: the threshold ink stage against the learned one (both readers fused).
-  ``recognizer.INK_FIRST``, ``INK_SURE`` and the rule of ``ReadOptions(ink="auto")`` come
-  from these tables.
+  The rule of ``ReadOptions(ink="auto")`` (``recognizer.choose_ink``: which stage reads
+  first, whether the other reads too, the confidences) comes from these tables.
 
 The benchmarks' suites and holdout pages are never used for either.
 """
@@ -31,7 +31,7 @@ from .files import write_atomic
 from .ink_pages import make_ink_page_with_text
 from .reading.result import ReadOptions
 from .reading.sequence import prefer_sequence
-from .recognizer import INK_DISAGREE_CAP, INK_FIRST, INK_SECOND, INK_SURE, Recognizer, agreed_confidence, prefer_learned
+from .recognizer import INK_DISAGREE_CAP, Recognizer, agreed_confidence, prefer_learned
 from .synth import make_image, random_number
 
 FUSION_SEED = 515151  # far from every benchmark seed and from synth.PHOTO_DIGITS_SEED
@@ -129,22 +129,16 @@ def fusion_table(pairs: list[PagePair], choice: str = "readers") -> str:
     return "\n".join(lines)
 
 
-def second_pass_table(pairs: list[PagePair]) -> str:
-    """Markdown: on the pages ``ReadOptions(ink="auto")`` reads twice (``recognizer.INK_FIRST``
-    under ``INK_SURE``), how often the shown reading is exact where the two ink stages agree (by
-    the confidence each would give it) and where they disagree: the numbers behind
-    ``recognizer.choose_ink``'s confidences."""
-    def own(p: PagePair) -> float:
-        return p.first_confidence if INK_FIRST == "threshold" else p.second_confidence
-
-    twice = [p for p in pairs if own(p) < INK_SURE]
-    agree = [p for p in twice if p.first == p.second]
-    differ = [p for p in twice if p.first != p.second]
-    shown = [ink_policy_reading(p, INK_FIRST, INK_SURE)[0] for p in differ]
+def both_stages_table(pairs: list[PagePair]) -> str:
+    """Markdown: with both ink stages read, as ``ReadOptions(ink="auto")`` reads every page, how
+    often the shown reading is exact where the two agree (by the confidence each would give it)
+    and where they disagree: the numbers behind ``recognizer.choose_ink``'s confidences."""
+    agree = [p for p in pairs if p.first == p.second]
+    differ = [p for p in pairs if p.first != p.second]
+    shown = [ink_policy_reading(p, "learned", math.inf)[0] for p in differ]
     lines = ["| pages | how many | exact |", "|---|---:|---:|",
-             f"| read twice | {len(twice)} | - |",
              f"| both agree | {len(agree)} | {sum(p.first == p.label for p in agree)} |"]
-    for name, conf in ((f"the {INK_FIRST} stage's", own),
+    for name, conf in (("the learned stage's", lambda p: p.second_confidence),
                        ("their geometric mean (shipped)", lambda p: agreed_confidence(p.first_confidence, p.second_confidence))):
         sure = [p for p in agree if conf(p) >= 0.9]
         lines.append(f"| both agree, {name} confidence at least 0.9 | {len(sure)} | {sum(p.first == p.label for p in sure)} |")
@@ -207,9 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nall pages:\n")
     print(fusion_table(pairs, args.choice))
     if args.choice == "ink":
-        which = "all pages" if INK_SURE == math.inf else f"pages the {INK_FIRST} stage reads less than {INK_SURE:.0%} sure of"
-        print(f"\n{which} (the {INK_SECOND} stage reads them too):\n")
-        print(second_pass_table(pairs))
+        print("\nboth ink stages, as the recognizer reads every page:\n")
+        print(both_stages_table(pairs))
         for generator in ("synth", "ink_pages", None):
             print(f"\nways of reading with both ink stages, {generator or 'all'} pages:\n")
             print(ink_policy_table([p for p in pairs if generator in (None, p.generator)]))

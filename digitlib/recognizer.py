@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import math
 import os
 import time
 from pathlib import Path
@@ -67,17 +66,6 @@ def left_out_warning(box: tuple[int, int, int, int], digits: list[DigitReading])
             "a digit may be missing. Check the number, or crop the photo closer.")
 
 
-#: ``ReadOptions(ink="auto")``: every photo is read by both ink stages, the learned one first,
-#: and the surer reading is kept (``prefer_learned``, ``choose_ink``); a photo the first stage
-#: finds too many marks in is not read again. On 681 photos from the training generators
-#: (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md) this reads 518 exactly (the
-#: learned stage alone 510, the threshold stage alone 468), and its readings at 0.9 or more are
-#: exact 99.2 % of the time. Reading a photo a second time only where the first reading is under
-#: 0.5 would read 522 exactly, in a little over half the time, but at 0.9 or more only 96.1 %
-#: exactly (0.97: 519 and 97.1 %; the threshold stage first, as before: 516 and 95.0 %): the
-#: other stage is the check that finds the confident mistakes.
-INK_FIRST, INK_SECOND = "learned", "threshold"
-INK_SURE = math.inf  # a photo read this sure by the first stage is not read again: none is
 #: The learned stage's reading is shown over the threshold stage's only where it is at least
 #: this sure: below it a reading is a guess (the app shows no number below it either), and the
 #: network finds digit-like ink in pure noise, at confidences of about 1e-6.
@@ -100,6 +88,15 @@ def agreed_confidence(threshold_confidence: float, learned_confidence: float) ->
 def choose_ink(threshold: Reading, learned: Reading) -> Reading:
     """The surer of one photo's two readings, by the threshold and the learned ink stage; the
     learned one must be at least ``INK_REPLACE_FROM`` sure.
+
+    ``ReadOptions(ink="auto")`` reads every photo with both, the learned one first (a photo it
+    finds too many marks in is not read again). On 681 photos from the training generators
+    (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md) that reads 518 exactly (the
+    learned stage alone 510, the threshold stage alone 468), and its readings at 0.9 or more are
+    exact 99.2 % of the time. Reading a photo a second time only where the first reading is under
+    0.5 would read 522 exactly, in a little over half the time, but at 0.9 or more only 96.1 %
+    exactly (0.97: 519 and 97.1 %; the threshold stage first: 516 and 95.0 %): the other stage is
+    the check that finds the confident mistakes.
 
     Where the two read the same number, its confidence is the geometric mean of theirs (on the
     training generators' photos, such numbers were exact 434 times in 462; the mean put 360 of
@@ -208,11 +205,11 @@ class Recognizer:
         if options.ink != "auto":
             reading = self._read(image, options, classify)
         else:
-            reading = self._read(image, dataclasses.replace(options, ink=INK_FIRST), classify)
+            reading = self._read(image, dataclasses.replace(options, ink="learned"), classify)
             # Too many marks is a texture or a page of text whichever stage finds the ink.
-            if reading.confidence < INK_SURE and TOO_MUCH_WORK not in reading.warnings:
-                other = self._read(image, dataclasses.replace(options, ink=INK_SECOND), classify)
-                reading = choose_ink(reading, other) if INK_FIRST == "threshold" else choose_ink(other, reading)
+            if TOO_MUCH_WORK not in reading.warnings:
+                threshold = self._read(image, dataclasses.replace(options, ink="threshold"), classify)
+                reading = choose_ink(threshold, reading)
         reading.warnings[:0] = notes  # the decoder's (a converted 16-bit scan, a turned JPEG, ...)
         reading.seconds = time.perf_counter() - start
         return reading
