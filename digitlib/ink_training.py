@@ -164,7 +164,7 @@ def compare_on_pages(n: int, seed: int, model: InkNet | None = None, data_dir=No
     learned, threshold, spent = [], [], 0.0
     for image in images:
         t = time.perf_counter()
-        learned.append(ink_mask(ink_probability(image, model)))
+        learned.append(ink_mask(ink_probability(image, model)[0]))
         spent += time.perf_counter() - t
         threshold.append(threshold_mask(image))
     return mask_scores(np.stack(learned), targets), mask_scores(np.stack(threshold), targets), 1000 * spent / max(1, n)

@@ -25,15 +25,25 @@ def test_ink_probability_is_a_float_map_of_the_input_size():
     rng = np.random.default_rng(0)
     for shape in [(480, 640, 3), (37, 53), (1, 1), (20, 900, 3), (1200, 15)]:
         image = rng.integers(0, 256, shape, dtype=np.uint8)
-        prob = ink_net.ink_probability(image)
+        prob, _ = ink_net.ink_probability(image)
         assert prob.dtype == np.float32 and prob.shape == shape[:2]
         assert 0.0 <= prob.min() and prob.max() <= 1.0
+
+
+def test_a_given_scale_is_the_one_read_at():
+    # A photo turned level lies on a larger canvas; its second pass keeps the first pass's scale.
+    photo = np.full((480, 640, 3), 230, np.uint8)
+    _, chosen = ink_net.ink_probability(photo)
+    assert chosen == pytest.approx(ink_net.NET_SHORT_SIDE / 480)
+    canvas = np.full((740, 800, 3), 230, np.uint8)
+    prob, kept = ink_net.ink_probability(canvas, scale=chosen)
+    assert kept == chosen and prob.shape == (740, 800)
 
 
 def test_shipped_net_finds_the_digit_ink_of_generated_pages(train_digits):
     # 640x480 pages of the training generator, from a stream that training never drew from.
     images, targets = ink_pages.make_ink_pages(12, TEST_SEED, train_digits, ink_training.EVAL_SIZE, ink_training.EVAL_UNIT)
-    predicted = np.stack([ink_net.ink_mask(ink_net.ink_probability(image)) for image in images])
+    predicted = np.stack([ink_net.ink_mask(ink_net.ink_probability(image)[0]) for image in images])
     scores = ink_training.mask_scores(predicted, targets)
     # Measured as shipped: recall 0.98, precision 0.52 (IoU 0.51): the mask is wider than the pen.
     assert scores.recall >= 0.90 and scores.precision >= 0.45, scores
@@ -65,7 +75,7 @@ def _page_with_a_line_and_a_shadow(test_digits) -> tuple[np.ndarray, np.ndarray,
 
 def test_a_ruled_line_and_a_hard_shadow_are_not_ink_but_the_shadowed_digits_are(test_digits):
     photo, digits, line, shadow_edge = _page_with_a_line_and_a_shadow(test_digits)
-    ink = ink_net.ink_mask(ink_net.ink_probability(photo))
+    ink = ink_net.ink_mask(ink_net.ink_probability(photo)[0])
     assert (ink & digits).sum() >= 0.8 * digits.sum()
     in_shadow = digits.copy()
     in_shadow[:, :400] = False  # the last digit lies wholly in the shadow
@@ -93,7 +103,7 @@ def test_a_digit_filling_the_frame_is_found(test_digits):
     coverage = np.zeros((300, 300), np.float32)
     coverage[25 : 25 + glyph.shape[0], 150 - glyph.shape[1] // 2 : 150 - glyph.shape[1] // 2 + glyph.shape[1]] = glyph
     photo = (235 * (1 - 0.9 * coverage)).astype(np.uint8)
-    ink = ink_net.ink_mask(ink_net.ink_probability(photo))
+    ink = ink_net.ink_mask(ink_net.ink_probability(photo)[0])
     digit = coverage > 0.5
     assert (ink & digit).sum() >= 0.7 * digit.sum() and (ink & ~digit).sum() <= 0.3 * digit.sum()
 
@@ -140,7 +150,7 @@ def test_train_ink_runs_end_to_end_and_is_reproducible(tmp_path, data_dir):
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     assert a["info"]["config"]["seed"] == 3 and a["info"]["params"] == first.params
     model = ink_net.load_ink_net(first.path)
-    assert ink_net.ink_probability(np.full((50, 70), 200, np.uint8), model).shape == (50, 70)
+    assert ink_net.ink_probability(np.full((50, 70), 200, np.uint8), model)[0].shape == (50, 70)
 
 
 def test_learned_ink_is_a_stage_of_the_reading_and_the_threshold_path_stays_selectable(recognizer):

@@ -512,6 +512,22 @@ def test_rows_group_slanted_lines():
     assert [[b.x for b in r] for r in grouped] == [[0, 30, 60, 90], [0, 30]]
 
 
+def test_rows_keep_a_wavy_line_and_the_marks_low_between_its_digits():
+    def blob(x, y, w=20, h=40):
+        return blobs.Blob(x, y, w, h, np.ones((h, w), bool))
+
+    # A wavy baseline: neighbours up to 0.85 digit heights apart, yet one line.
+    wavy = [blob(0, 0), blob(30, 30), blob(60, 0), blob(90, -34), blob(120, 0)]
+    assert [[b.x for b in r] for r in rows.group_rows(wavy, 40)] == [[0, 30, 60, 90, 120]]
+    # A comma low between two digits, which link past it, stays in their line.
+    comma = blob(52, 30, 8, 18)
+    line = [blob(0, 0), blob(25, 0), blob(65, 0), blob(90, 0)]
+    assert [[b.x for b in r] for r in rows.group_rows(line + [comma], 40)] == [[0, 25, 52, 65, 90]]
+    # Two rows, the second 1.3 digit heights under the first and offset by half a digit, stay two.
+    first, second = [blob(x, 0) for x in (0, 30, 60)], [blob(x, 52) for x in (45, 75, 105)]
+    assert [[b.x for b in r] for r in rows.group_rows(second + first, 40)] == [[0, 30, 60], [45, 75, 105]]
+
+
 def test_rows_cut_by_the_frame_are_dropped_beside_whole_ones():
     def blob(x, y, w=20, h=40):
         return blobs.Blob(x, y, w, h, np.ones((h, w), bool))

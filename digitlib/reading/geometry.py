@@ -88,6 +88,21 @@ def turn(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.nda
     return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+#: Pixels of the turned canvas this close to the photo's own edge are left out with the corners the
+#: turn uncovers: interpolation there mixes in the repeated edge.
+FOOTPRINT_MARGIN = 2
+
+
+def footprint(matrix: np.ndarray, size: tuple[int, int], height: int, width: int) -> np.ndarray:
+    """bool (size[1], size[0]): where a (height, width) image turned by ``matrix`` onto a canvas of
+    ``size`` (width, height) lies, ``FOOTPRINT_MARGIN`` px inside its edge. The corners outside repeat
+    the photo's edge in streaks, which either ink stage would take for strokes."""
+    inside = cv2.warpAffine(np.ones((height, width), np.uint8), matrix, size, flags=cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    side = 2 * FOOTPRINT_MARGIN + 1
+    return cv2.erode(inside, np.ones((side, side), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+
+
 def box_back(box: tuple[int, int, int, int], matrix: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
     """The (x, y, w, h) box, in the turned image, as the upright box that holds it in the image
     before the turn (``matrix`` maps that image, (height, width), to the turned one), clipped to it."""

@@ -109,18 +109,26 @@ NET_DIGIT_HEIGHT = 28.0
 NET_MIN_SHORT_SIDE, NET_MAX_SHORT_SIDE = 64, 320  # px: the second pass's size stays within these
 
 
-def ink_probability(image: np.ndarray, model: InkNet | None = None) -> np.ndarray:
-    """Digit-ink probability float32 (H, W) in [0, 1] of a grey uint8 (H, W) or BGR uint8 (H, W, 3) photo.
+def ink_probability(image: np.ndarray, model: InkNet | None = None,
+                    scale: float | None = None) -> tuple[np.ndarray, float]:
+    """Digit-ink probability float32 (H, W) in [0, 1] of a grey uint8 (H, W) or BGR uint8 (H, W, 3)
+    photo, and the scale (network px per photo px) it was read at.
 
     The photo is resized so its shorter side is NET_SHORT_SIDE (its longer side at
     most NET_LONG_SIDE) and run through the network. When the digits it finds
     there are far from the sizes it was trained on (a single digit filling the
     frame, a small number on a large page), it runs again at the scale that makes
     them NET_DIGIT_HEIGHT tall. The map is resized back to (H, W) bilinearly.
+
+    ``scale`` given (the scale an earlier pass chose for the same digits) is used as it is:
+    a photo turned level onto a larger canvas holds digits of the same size, which the
+    canvas's size would shrink below what the network can see.
     """
     model = model if model is not None else shipped_ink_net()
     bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
     h, w = bgr.shape[:2]
+    if scale is not None:
+        return cv2.resize(_run(model, bgr, scale), (w, h), interpolation=cv2.INTER_LINEAR), scale
     scale = min(NET_SHORT_SIDE / min(h, w), NET_LONG_SIDE / max(h, w))
     prob = _run(model, bgr, scale)
     digit_h = _typical_height(ink_mask(prob))
@@ -128,8 +136,8 @@ def ink_probability(image: np.ndarray, model: InkNet | None = None) -> np.ndarra
         wanted = scale * NET_DIGIT_HEIGHT / digit_h
         wanted = min(max(wanted, NET_MIN_SHORT_SIDE / min(h, w)), NET_MAX_SHORT_SIDE / min(h, w), NET_LONG_SIDE / max(h, w))
         if abs(math.log(wanted / scale)) > math.log(1.25):
-            prob = _run(model, bgr, wanted)
-    return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR)
+            scale, prob = wanted, _run(model, bgr, wanted)
+    return cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR), scale
 
 
 def _run(model: InkNet, bgr: np.ndarray, scale: float) -> np.ndarray:

@@ -93,6 +93,7 @@ class Work:
     photo_rgb: np.ndarray | None = None  # the working-size photo as decoded, never turned
     scale: float = 1.0
     level: np.ndarray | None = None  # float64 (2, 3): decoded working px -> turned px, when turned
+    in_photo: np.ndarray | None = None  # bool (H, W): where the photo lies on the turned canvas, when turned
     grey: np.ndarray | None = None
     background: np.ndarray | None = None
     polarity: str = "dark"
@@ -100,6 +101,7 @@ class Work:
     binary: np.ndarray | None = None
     clean: np.ndarray | None = None
     ink_probability: np.ndarray | None = None  # float32 (H, W), learned ink only
+    ink_scale: float | None = None  # network px per working px the ink network read at, learned ink only
     blobs: list[bl.Blob] = field(default_factory=list)
     digit_height: float = 0.0
     probs: np.ndarray | None = None
@@ -180,8 +182,14 @@ def stage_learned_ink(w: Work) -> np.ndarray:
     # The network marks digit ink only: ruled and grid lines, boxes, separators, shadows
     # and paper edges stay out of the mask, so no line removal follows. The flattened
     # ink (w.ink) still gives the strokes their strength when a digit is normalised.
-    w.ink_probability = ink_net.ink_probability(w.bgr)
+    # Turned level, the photo's canvas grows but its digits do not: the second pass keeps the first's scale.
+    w.ink_probability, w.ink_scale = ink_net.ink_probability(w.bgr, scale=w.ink_scale)
     w.binary = ink_net.ink_mask(w.ink_probability)
+    if w.in_photo is not None:
+        # The network takes the streaks that the turn's uncovered corners repeat for strokes. (The
+        # threshold stage's clean-up drops them as edges of the frame, and keeps the paper's edges
+        # out only while they touch the frame: it is not masked.)
+        w.binary &= w.in_photo
     return (w.ink_probability * 255 + 0.5).astype(np.uint8)
 
 
@@ -204,7 +212,7 @@ def stage_boxes(w: Work) -> np.ndarray:
     blobs = bl.drop_hairlines(bl.drop_separators(blobs, w.digit_height, min_h), w.digit_height)
     # Cutting touching marks apart is the costly part; a photo whose marks fall into more rows than
     # a number has is noise or a page of text, and is not worth it.
-    if len(rows.group_rows(blobs)) > MAX_ROWS:
+    if len(rows.group_rows(blobs, w.digit_height)) > MAX_ROWS:
         raise WorkBudgetExceeded(f"marks in more than {MAX_ROWS} rows")
     digit_width = split.typical_width(blobs, w.digit_height)
     confidence = split.one_digit_confidence(blobs, w.ink, w.digit_height, digit_width, w.classify)
@@ -214,7 +222,7 @@ def stage_boxes(w: Work) -> np.ndarray:
     if len(pieces) > MAX_DIGITS:
         w.warnings.append(f"Found {len(pieces)} marks; reading only the {MAX_DIGITS} largest.")
         pieces = sorted(pieces, key=lambda b: b.area, reverse=True)[:MAX_DIGITS]
-    w.blobs = [b for row in rows.drop_frame_rows(rows.group_rows(pieces), *w.clean.shape) for b in row]
+    w.blobs = [b for row in rows.drop_frame_rows(rows.group_rows(pieces, w.digit_height), *w.clean.shape) for b in row]
     w.left_out = left_out_marks(w.binary, w.blobs, w.digit_height)
     return draw_candidates(w.rgb, w.blobs, w.left_out)
 
@@ -224,6 +232,7 @@ def stage_level(w: Work) -> np.ndarray:
     if slope is not None and abs(slope) >= geometry.LEVEL_FROM_DEG:
         h, wd = w.bgr.shape[:2]
         w.level, size = geometry.level_matrix(slope, h, wd)
+        w.in_photo = geometry.footprint(w.level, size, h, wd)
         w.bgr = geometry.turn(w.bgr, w.level, size)
         w.rgb = cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
         # Everything from the grey image to the rows again, on the level photo: the ink stages

@@ -5,29 +5,78 @@ from __future__ import annotations
 
 import numpy as np
 
-from .blobs import Blob, cut_by_frame
+from .blobs import Blob, cut_by_frame, typical_height_of
 
 
-def group_rows(blobs: list[Blob]) -> list[list[Blob]]:
+#: Two marks follow one another along a line when their centres differ in height by at most this
+#: many digit heights. The training generators' wavy lines (waves up to 0.35 heights either way, 3 or
+#: more long) and baseline jitter (0.08) put neighbours up to about 0.9 apart, a line tilted 10 degrees
+#: (steeper ones are turned level first) 0.2 more; the rows of a number lie 1.3 heights or more apart.
+ROW_STEP = 0.9
+#: Marks overlapping across by more than this share of the narrower lie above one another: in different rows.
+ROW_STACKED = 0.5
+
+
+def group_rows(blobs: list[Blob], digit_height: float | None = None) -> list[list[Blob]]:
     """Group blobs into text rows, top to bottom, each ordered left to right.
 
-    Blobs are visited left to right; each joins the row whose last blob it
-    overlaps most vertically, so a slanted or wavy baseline stays one row.
+    digit_height : a typical digit's height (px); measured from ``blobs`` when None.
+    Each mark is linked to the next mark along its line: a mark to its right, its centre at most
+    ``ROW_STEP`` digit heights higher or lower, not stacked above or below it (``ROW_STACKED``).
+    The closest pairs are linked first (the gap between them, the height between their centres
+    counted twice), and each mark has at most one neighbour on either side, so the links form
+    chains: the rows. A slanted or wavy line is one chain, however far its ends lie apart in
+    height; a second row, directly under the first, never links to it.
     """
-    rows: list[list[Blob]] = []
-    for b in sorted(blobs, key=lambda b: (b.x, b.y)):
-        best, best_overlap = None, 0.0
-        for row in rows:
-            last = row[-1]
-            overlap = (min(b.y + b.h, last.y + last.h) - max(b.y, last.y)) / max(1, min(b.h, last.h))
-            if overlap > best_overlap:
-                best, best_overlap = row, overlap
-        if best is not None and best_overlap >= 0.35:
-            best.append(b)
-        else:
-            rows.append([b])
+    if not blobs:
+        return []
+    height = digit_height or typical_height_of([b.h for b in blobs]) or 1.0
+    marks = sorted(blobs, key=lambda b: (b.cx, b.cy))
+    links = []
+    for i, a in enumerate(marks):
+        for j in range(i + 1, len(marks)):
+            b = marks[j]
+            if b.cx <= a.cx:
+                continue
+            overlap = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+            rise = abs(b.cy - a.cy)
+            if rise > ROW_STEP * height or overlap > ROW_STACKED * min(a.w, b.w):
+                continue
+            links.append((max(0, b.x - (a.x + a.w)) + 2 * rise, i, j))
+    right: dict[int, int] = {}
+    left: dict[int, int] = {}
+    for _, i, j in sorted(links):
+        if i not in right and j not in left:
+            right[i], left[j] = j, i
+    rows = []
+    for start in range(len(marks)):
+        if start in left:
+            continue
+        row, k = [marks[start]], start
+        while k in right:
+            k = right[k]
+            row.append(marks[k])
+        rows.append(row)
+    rows = _fold_inline_marks(rows, ROW_STEP * height)
     rows.sort(key=lambda r: float(np.median([b.cy for b in r])))
     return _number_rows(rows)
+
+
+def _fold_inline_marks(rows: list[list[Blob]], reach: float) -> list[list[Blob]]:
+    """Rows (left to right) with each shorter row that lies within a longer one's span, its marks'
+    centres at most ``reach`` px from the longer row's centre line there, merged into it. A comma
+    or a piece low between two digits whose neighbours linked past it is part of their line."""
+    rows = sorted(rows, key=len, reverse=True)
+    kept: list[list[Blob]] = []
+    for row in rows:
+        host = next((h for h in kept if len(h) >= 2 and h[0].cx < row[0].cx and row[-1].cx < h[-1].cx
+                     and all(abs(b.cy - np.interp(b.cx, [m.cx for m in h], [m.cy for m in h])) <= reach for b in row)),
+                    None)
+        if host is None:
+            kept.append(row)
+        else:
+            host[:] = sorted(host + row, key=lambda b: b.cx)
+    return kept
 
 
 def _number_rows(rows: list[list[Blob]]) -> list[list[Blob]]:
