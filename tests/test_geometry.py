@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitlib import ink_pages
-from digitlib.reading import geometry
+from digitlib.reading import geometry, rows
 from digitlib.reading.blobs import Blob
 from digitlib.reading.result import ReadOptions
 from digitlib.synth import make_image
@@ -26,20 +26,20 @@ def _marks_on_line(slope_deg: float, count: int, height: int = 40, spacing: floa
 
 @pytest.mark.parametrize("slope", [-28.0, -12.0, 0.0, 7.0, 25.0])
 def test_the_slope_of_a_line_of_marks_is_measured(slope):
-    assert geometry.line_slope(_marks_on_line(slope, 6), 40) == pytest.approx(slope, abs=2.5)
+    assert geometry.line_slope(rows.group_rows(_marks_on_line(slope, 6), 40), 40) == pytest.approx(slope, abs=2.5)
 
 
 def test_two_rows_one_above_the_other_are_level_not_steep():
     # Pairs of marks from different rows are steep; they must not outvote the rows themselves.
     blobs = _marks_on_line(0.0, 5, top=200) + _marks_on_line(0.0, 5, top=260)
-    assert geometry.line_slope(blobs, 40) == pytest.approx(0.0, abs=2.5)
+    assert geometry.line_slope(rows.group_rows(blobs, 40), 40) == pytest.approx(0.0, abs=2.5)
 
 
 def test_too_few_marks_or_marks_of_other_sizes_give_no_slope():
-    assert geometry.line_slope(_marks_on_line(20.0, 1), 40) is None
+    assert geometry.line_slope([_marks_on_line(20.0, 1)], 40) is None
     assert geometry.line_slope([], 40) is None
     tall_frame = Blob(0, 0, 5, 400, np.ones((400, 5), bool))  # a frame's edge is no digit
-    assert geometry.line_slope(_marks_on_line(20.0, 1) + [tall_frame], 40) is None
+    assert geometry.line_slope([_marks_on_line(20.0, 1) + [tall_frame]], 40) is None
 
 
 def test_a_box_in_the_turned_image_maps_back_over_the_same_ink():
@@ -137,4 +137,4 @@ def test_scattered_marks_give_no_slope():
     # Random dots: every slope is as likely as any other, so none is worth turning the photo for.
     rng = np.random.default_rng(5)
     blobs = [Blob(int(x), int(y), 20, 40, np.ones((40, 20), bool)) for x, y in rng.uniform(0, 600, (60, 2))]
-    assert geometry.line_slope(blobs, 40) is None
+    assert geometry.line_slope(rows.group_rows(blobs, 40), 40) is None

@@ -228,7 +228,8 @@ def stage_boxes(w: Work) -> np.ndarray:
 
 
 def stage_level(w: Work) -> np.ndarray:
-    slope = geometry.line_slope(w.blobs, w.digit_height) if w.options.level else None
+    by_row = [[w.blobs[i] for i in row] for row in _rows_of(w.blobs)]
+    slope = geometry.line_slope(by_row, w.digit_height) if w.options.level else None
     if slope is not None and abs(slope) >= geometry.LEVEL_FROM_DEG:
         h, wd = w.bgr.shape[:2]
         w.level, size = geometry.level_matrix(slope, h, wd)
