@@ -45,12 +45,14 @@ def uncertain_warning(number: int, digit: DigitReading) -> str:
             f"maybe {alt[0]} ({alt[1]:.0%}).")
 
 
-
-
 def left_out_warning(box: tuple[int, int, int, int], digits: list[DigitReading]) -> str:
     """Where a left-out mark (x, y, w, h, original px) lies, in words: "before digit 1",
-    "between digits 2 and 3", "after digit 4" of the row it lies in."""
+    "between digits 2 and 3", "after digit 4" of the row it lies in (with no digits read, where
+    in the photo)."""
     x, y, w, h = box
+    if not digits:  # the rows it lay beside were read as holding no digit at all
+        return (f"A mark the size of a digit (at x={x}, y={y} px) was not read: a digit may be missing. "
+                "Check the photo, or crop it closer to the number.")
     centre = x + w / 2
     row = min({d.row for d in digits}, key=lambda r: min(abs(d.box[1] + d.box[3] / 2 - (y + h / 2))
                                                            for d in digits if d.row == r))

@@ -671,6 +671,15 @@ def test_the_sequence_reader_brings_back_the_dropped_digit_and_says_the_readers_
     assert not any("left out" in w for w in reading.warnings)  # the whole-row reading covers that ink
 
 
+def test_a_mark_left_out_beside_no_digit_is_named_by_where_it_lies():
+    # A row the sequence reader read as empty (reader="sequence") keeps no digit, but the marks it
+    # left out are still named: this raised "min() arg is an empty sequence".
+    from digitlib.recognizer import left_out_warning
+
+    warning = left_out_warning((120, 80, 20, 40), [])
+    assert "x=120, y=80" in warning and "may be missing" in warning
+
+
 def test_left_out_marks_are_digit_sized_marks_in_the_row_that_no_digit_covers():
     mask = np.zeros((200, 400), bool)
     found = []
