@@ -72,8 +72,8 @@ def left_out_warning(box: tuple[int, int, int, int], digits: list[DigitReading])
 #: this sure: below it a reading is a guess (the app shows no number below it either), and the
 #: network finds digit-like ink in pure noise, at confidences of about 1e-6.
 INK_REPLACE_FROM = 0.10
-#: Where the two ink stages read different numbers, the reading shown was exact 84 times in 219
-#: on those photos (38 %): its confidence is capped below that.
+#: Where the two ink stages read different numbers, the reading shown was exact 88 times in 211
+#: on those photos (42 %; before rows became chains, 84 in 219): its confidence is capped below that.
 INK_DISAGREE_CAP = 0.25
 
 
@@ -93,15 +93,15 @@ def choose_ink(threshold: Reading, learned: Reading) -> Reading:
 
     ``ReadOptions(ink="auto")`` reads every photo with both, the learned one first (a photo it
     finds too many marks in is not read again). On 681 photos from the training generators
-    (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md) that reads 518 exactly (the
-    learned stage alone 510, the threshold stage alone 468), and its readings at 0.9 or more are
-    exact 99.2 % of the time. Reading a photo a second time only where the first reading is under
-    0.5 would read 522 exactly, in a little over half the time, but at 0.9 or more only 96.1 %
-    exactly (0.97: 519 and 97.1 %; the threshold stage first: 516 and 95.0 %): the other stage is
-    the check that finds the confident mistakes.
+    (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md; measured again after rows became
+    chains) that reads 528 exactly (the learned stage alone 523, the threshold stage alone 466), and
+    its readings at 0.9 or more are exact 99.2 % of the time. Reading a photo a second time only
+    where the first reading is under 0.5 would read 533 exactly, in a little over half the time,
+    but at 0.9 or more only 97.3 % exactly (0.97: 530 and 97.4 %; the threshold stage first: 525
+    and 95.2 %): the other stage is the check that finds the confident mistakes.
 
     Where the two read the same number, its confidence is the geometric mean of theirs (on the
-    training generators' photos, such numbers were exact 434 times in 462; the mean put 360 of
+    training generators' photos, such numbers were exact 440 times in 470; the mean put 366 of
     them at 0.9 or more, 3 of those wrong). Where their numbers differ, the kept reading's
     confidence is at most ``INK_DISAGREE_CAP``, and so is each of its digits the other reading
     does not share; a warning names the other reading.

@@ -29,6 +29,17 @@ def test_the_slope_of_a_line_of_marks_is_measured(slope):
     assert geometry.line_slope(rows.group_rows(_marks_on_line(slope, 6), 40), 40) == pytest.approx(slope, abs=2.5)
 
 
+def test_a_wavy_line_whose_pairs_agree_on_nothing_is_not_turned():
+    # "2354" written level on grid paper, its 3 low and its 5 high (a training-generator photo):
+    # its neighbours' slopes were 13, -24 and -0.5 degrees, and the first of them turned the photo.
+    centres = [(249.0, 261.5, 73), (362.5, 287.5, 71), (457.5, 245.0, 76), (569.0, 244.0, 78)]
+    marks = [Blob(int(cx - 20), int(cy - h / 2), 40, h, np.ones((h, 40), bool)) for cx, cy, h in centres]
+    grouped = rows.group_rows(marks, 74.5)
+    assert len(grouped) == 1
+    slope = geometry.line_slope(grouped, 74.5)
+    assert slope is None or abs(slope) < geometry.LEVEL_FROM_DEG
+
+
 def test_two_rows_one_above_the_other_are_level_not_steep():
     # Pairs of marks from different rows are steep; they must not outvote the rows themselves.
     blobs = _marks_on_line(0.0, 5, top=200) + _marks_on_line(0.0, 5, top=260)
