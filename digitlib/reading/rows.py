@@ -32,20 +32,21 @@ def group_rows(blobs: list[Blob], digit_height: float | None = None) -> list[lis
         return []
     height = digit_height or typical_height_of([b.h for b in blobs]) or 1.0
     marks = sorted(blobs, key=lambda b: (b.cx, b.cy))
-    links = []
-    for i, a in enumerate(marks):
-        for j in range(i + 1, len(marks)):
-            b = marks[j]
-            if b.cx <= a.cx:
-                continue
-            overlap = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-            rise = abs(b.cy - a.cy)
-            if rise > ROW_STEP * height or overlap > ROW_STACKED * min(a.w, b.w):
-                continue
-            links.append((max(0, b.x - (a.x + a.w)) + 2 * rise, i, j))
+    x = np.array([b.x for b in marks], np.float64)
+    w = np.array([b.w for b in marks], np.float64)
+    cx, cy = x + w / 2, np.array([b.y + b.h / 2 for b in marks], np.float64)
+    # Every pair (i, j), j to the right of i: its rise, its overlap across, the gap between them.
+    rise = np.abs(cy[None, :] - cy[:, None])
+    overlap = np.minimum((x + w)[:, None], (x + w)[None, :]) - np.maximum(x[:, None], x[None, :])
+    linkable = ((cx[None, :] > cx[:, None]) & (rise <= ROW_STEP * height)
+                & (overlap <= ROW_STACKED * np.minimum(w[:, None], w[None, :])))
+    gap = np.maximum(0.0, x[None, :] - (x + w)[:, None])
+    first, second = np.nonzero(linkable)
+    cost = (gap + 2 * rise)[first, second]
+    links = sorted(zip(cost.tolist(), first.tolist(), second.tolist()))
     right: dict[int, int] = {}
     left: dict[int, int] = {}
-    for _, i, j in sorted(links):
+    for _, i, j in links:
         if i not in right and j not in left:
             right[i], left[j] = j, i
     rows = []
