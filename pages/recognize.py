@@ -23,7 +23,7 @@ from pages.ui import recognize_fix as fix
 from pages.ui.app_state import set_active_model
 from pages.ui.draw_canvas import drawing
 from pages.ui.navigation import ensure_app_navigation
-from pages.ui.reader import DRAWING_INK, load_recognizer, read_image
+from pages.ui.reader import DRAWING_INK, PHOTO_INK, load_recognizer, read_image
 from pages.ui.recognize_view import show_reading
 
 MODES = {
@@ -155,7 +155,7 @@ def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str], str]:
                 "- even light, no shadow across the digits\n"
                 "- a small gap between the digits"
             )
-        return ([("Camera photo", photo.getvalue())] if photo is not None else []), {}, "auto"
+        return ([("Camera photo", photo.getvalue())] if photo is not None else []), {}, PHOTO_INK
     if mode == "upload":
         files = st.file_uploader(
             "Photos or scans of handwritten numbers",
@@ -164,14 +164,14 @@ def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str], str]:
             key="recognize_upload",
             help="PNG, JPEG, BMP, TIFF or WebP. Choose several files to read them all at once.",
         )
-        return [(f.name, f.getvalue()) for f in files or []], {}, "auto"
+        return [(f.name, f.getvalue()) for f in files or []], {}, PHOTO_INK
     if mode == "draw":
         drawn = drawing()
         return ([("Drawing", drawn)] if drawn is not None else []), {}, DRAWING_INK
     samples = support.list_samples()
     if not samples:
         st.info("No built-in samples are installed. Run `scripts/make_samples.py` to make them.")
-        return [], {}, "auto"
+        return [], {}, PHOTO_INK
     choice = st.selectbox(
         "Sample",
         [ALL_SAMPLES, *range(len(samples))],
@@ -181,7 +181,7 @@ def gather_input() -> tuple[list[tuple[str, bytes]], dict[str, str], str]:
         help="Photo-like samples made from MNIST digits, so you can try the app without a webcam.",
     )
     chosen = samples if choice == ALL_SAMPLES else [samples[choice]]
-    return [(s.name, s.path.read_bytes()) for s in chosen], {s.name: s.label for s in chosen}, "auto"
+    return [(s.name, s.path.read_bytes()) for s in chosen], {s.name: s.label for s in chosen}, PHOTO_INK
 
 
 def _open_selected_row() -> None:

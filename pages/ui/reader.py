@@ -14,6 +14,8 @@ from digitlib import ReadOptions, Recognizer, rescue
 #: A drawing on the canvas is exact ink on white, no photo: the threshold ink stage reads it as
 #: drawn, while the ink network, trained on photos, is weakest on large digits drawn thin.
 DRAWING_INK = "threshold"
+#: Photos, uploads and samples are read as the library reads them by default (both ink stages).
+PHOTO_INK = ReadOptions().ink
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
@@ -28,7 +30,7 @@ def load_recognizer(model_path: str | None, signature: tuple) -> Recognizer:
 # are never changed in place (``rescue.edit_reading`` makes a new one), and few are kept.
 @st.cache_resource(max_entries=8, ttl="1h", show_spinner=False)
 def read_image(data: bytes, model_path: str | None, signature: tuple, polarity: str, min_digit_height: int,
-               turns: int = 0, margins: tuple = (0, 0, 0, 0), ink: str = "auto"):
+               turns: int = 0, margins: tuple = (0, 0, 0, 0), ink: str = PHOTO_INK):
     """``Recognizer.read`` on encoded image bytes, turned by ``turns`` quarter turns and cropped
     by ``margins`` (percent: left, top, right, bottom) first; ``ink`` is ``ReadOptions.ink``."""
     options = ReadOptions(polarity=polarity, min_digit_height=int(min_digit_height), ink=ink)
