@@ -31,7 +31,7 @@ from .files import write_atomic
 from .ink_pages import make_ink_page_with_text
 from .reading.result import ReadOptions
 from .reading.sequence import prefer_sequence
-from .recognizer import INK_DISAGREE_CAP, Recognizer, agreed_confidence, prefer_learned
+from .recognizer import Recognizer, agreed_confidence, prefer_learned, shown_ink
 from .synth import make_image, random_number
 
 FUSION_SEED = 515151  # far from every benchmark seed and from synth.PHOTO_DIGITS_SEED
@@ -154,17 +154,14 @@ INK_POLICIES = [(first, below) for first in ("threshold", "learned") for below i
 
 def ink_policy_reading(p: PagePair, first: str, read_both_below: float) -> tuple[str, float, bool]:
     """The reading shown for page ``p`` (text, confidence, whether it was read twice) by the
-    recognizer's rule (``prefer_learned``, ``agreed_confidence``, ``INK_DISAGREE_CAP``) when
+    recognizer's rule (``recognizer.shown_ink``) when
     ``first`` ("threshold" or "learned") reads first and the other stage reads too below
     ``read_both_below``."""
     own = (p.first, p.first_confidence) if first == "threshold" else (p.second, p.second_confidence)
     if own[1] >= read_both_below:
         return own[0], own[1], False
-    text, conf = ((p.second, p.second_confidence) if prefer_learned(p.first_confidence, p.second_confidence)
-                  else (p.first, p.first_confidence))
-    if p.first == p.second:
-        return text, agreed_confidence(p.first_confidence, p.second_confidence), True
-    return text, min(conf, INK_DISAGREE_CAP), True
+    learned_kept, confidence = shown_ink(p.first, p.first_confidence, p.second, p.second_confidence)
+    return (p.second if learned_kept else p.first), confidence, True
 
 
 def ink_policy_table(pairs: list[PagePair]) -> str:

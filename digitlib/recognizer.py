@@ -87,6 +87,17 @@ def agreed_confidence(threshold_confidence: float, learned_confidence: float) ->
     return float(np.sqrt(threshold_confidence * learned_confidence))
 
 
+def shown_ink(threshold_text: str, threshold_confidence: float, learned_text: str,
+              learned_confidence: float) -> tuple[bool, float]:
+    """Of a photo's two readings (text, confidence), whether the learned one is shown, and the
+    confidence shown: the geometric mean where both read the same number, else the shown
+    reading's own, at most ``INK_DISAGREE_CAP`` (``choose_ink``; ``fusion_fit`` weighs the rule by it)."""
+    learned_kept = prefer_learned(threshold_confidence, learned_confidence)
+    if threshold_text == learned_text:
+        return learned_kept, agreed_confidence(threshold_confidence, learned_confidence)
+    return learned_kept, min(learned_confidence if learned_kept else threshold_confidence, INK_DISAGREE_CAP)
+
+
 def choose_ink(threshold: Reading, learned: Reading) -> Reading:
     """The surer of one photo's two readings, by the threshold and the learned ink stage; the
     learned one must be at least ``INK_REPLACE_FROM`` sure.
@@ -106,10 +117,10 @@ def choose_ink(threshold: Reading, learned: Reading) -> Reading:
     confidence is at most ``INK_DISAGREE_CAP``, and so is each of its digits the other reading
     does not share; a warning names the other reading.
     """
-    kept, other = ((learned, threshold) if prefer_learned(threshold.confidence, learned.confidence)
-                   else (threshold, learned))
+    learned_kept, confidence = shown_ink(threshold.text, threshold.confidence, learned.text, learned.confidence)
+    kept, other = (learned, threshold) if learned_kept else (threshold, learned)
     if kept.text == other.text:
-        return dataclasses.replace(kept, confidence=agreed_confidence(threshold.confidence, learned.confidence))
+        return dataclasses.replace(kept, confidence=confidence)
     # The digits the other reading does not share (its text aligned with this one's) are capped too.
     shared: set[int] = set()
     for start, _, size in difflib.SequenceMatcher(None, kept.text.replace("\n", ""), other.text.replace("\n", ""),
@@ -117,7 +128,7 @@ def choose_ink(threshold: Reading, learned: Reading) -> Reading:
         shared.update(range(start, start + size))
     digits = [d if i in shared else dataclasses.replace(d, confidence=min(d.confidence, INK_DISAGREE_CAP))
               for i, d in enumerate(kept.digits)]
-    return dataclasses.replace(kept, digits=digits, confidence=min(kept.confidence, INK_DISAGREE_CAP), warnings=[
+    return dataclasses.replace(kept, digits=digits, confidence=confidence, warnings=[
         *kept.warnings,
         f"The two ink stages disagree: with the threshold it reads {one_line(threshold.text) or 'nothing'}, with "
         f"the learned ink {one_line(learned.text) or 'nothing'}; {one_line(kept.text) or 'nothing'} is shown. "

@@ -95,7 +95,7 @@ FOOTPRINT_MARGIN = 2
 def footprint(matrix: np.ndarray, size: tuple[int, int], height: int, width: int) -> np.ndarray:
     """bool (size[1], size[0]): where a (height, width) image turned by ``matrix`` onto a canvas of
     ``size`` (width, height) lies, ``FOOTPRINT_MARGIN`` px inside its edge. The corners outside repeat
-    the photo's edge in streaks, which either ink stage would take for strokes."""
+    the photo's edge in streaks, which the ink network takes for strokes."""
     inside = cv2.warpAffine(np.ones((height, width), np.uint8), matrix, size, flags=cv2.INTER_NEAREST,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     side = 2 * FOOTPRINT_MARGIN + 1

@@ -228,8 +228,7 @@ def stage_boxes(w: Work) -> np.ndarray:
 
 
 def stage_level(w: Work) -> np.ndarray:
-    by_row = [[w.blobs[i] for i in row] for row in _rows_of(w.blobs)]
-    slope = geometry.line_slope(by_row, w.digit_height) if w.options.level else None
+    slope = geometry.line_slope(_blob_rows(w.blobs), w.digit_height) if w.options.level else None
     if slope is not None and abs(slope) >= geometry.LEVEL_FROM_DEG:
         h, wd = w.bgr.shape[:2]
         w.level, size = geometry.level_matrix(slope, h, wd)
@@ -263,8 +262,13 @@ def _rows_of(blobs: list[bl.Blob]) -> list[list[int]]:
     return [by_row[r] for r in sorted(by_row)]
 
 
+def _blob_rows(blobs: list[bl.Blob]) -> list[list[bl.Blob]]:
+    """``blobs`` by row, rows in order."""
+    return [[blobs[i] for i in row] for row in _rows_of(blobs)]
+
+
 def stage_sequence(w: Work) -> np.ndarray:
-    rows_ = [[w.blobs[i] for i in row] for row in _rows_of(w.blobs)]
+    rows_ = _blob_rows(w.blobs)
     w.sequences = sequence.read_rows(rows_, w.grey, w.polarity) if rows_ else []
     return sequence.heatmap(w.sequences)
 

@@ -19,9 +19,9 @@ class ReadOptions:
     polarity: "auto", "dark" (dark ink on light paper) or "light" (light strokes
     on a dark background, like MNIST). ink: "learned" (the ink network marks the digit
     ink, ``reading.ink_net``), "threshold" (a threshold on the flattened ink, then
-    line, speck and edge removal) or "auto" (the learned stage, and where it is unsure
-    the threshold one too: ``recognizer.choose_ink``). min_digit_height: ignore marks shorter than
-    this many pixels of the working image (0: automatic). max_side: larger images
+    line, speck and edge removal) or "auto" (both: the learned stage first, then the
+    threshold one, the surer reading shown: ``recognizer.choose_ink``). min_digit_height:
+    ignore marks shorter than this many pixels of the working image (0: automatic). max_side: larger images
     are downscaled so their longer side is this many pixels. uncertain_below: a
     digit whose confidence is lower gets a warning. reader: "segmenter" (each digit
     cut out and classified), "sequence" (each row read whole by ``reading.line_net``)
