@@ -22,17 +22,16 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .data import load_mnist
 from .files import write_atomic
 from .ink_pages import make_ink_page_with_text
-from .reading.coverage import covering_reading
 from .reading.result import ReadOptions
 from .reading.sequence import prefer_sequence
-from .recognizer import Recognizer, agreed_confidence, digit_boxes, prefer_learned, shown_ink
+from .recognizer import Recognizer, agreed_confidence, prefer_learned, shown_ink
 from .synth import make_image, random_number
 
 FUSION_SEED = 515151  # far from every benchmark seed and from synth.PHOTO_DIGITS_SEED
@@ -49,15 +48,6 @@ class PagePair:
     first_confidence: float
     second: str
     second_confidence: float
-    # each reading's digit boxes (x, y, w, h, original px) and their confidences, as
-    # coverage.covering_reading takes them
-    first_digits: tuple[list[tuple[int, int, int, int]], list[float]] = field(default_factory=lambda: ([], []))
-    second_digits: tuple[list[tuple[int, int, int, int]], list[float]] = field(default_factory=lambda: ([], []))
-
-    @property
-    def covering(self) -> int | None:
-        """``coverage.covering_reading`` of the two readings: 0 first, 1 second, None no say."""
-        return covering_reading(self.first_digits, self.second_digits)
 
 
 INK_PAGE_SIZE, INK_PAGE_UNIT = (640, 480), 2.5  # webcam-sized scenes, as ink_training.compare_on_pages
@@ -90,8 +80,7 @@ def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root
                 continue
         first = recognizer.read(image, first_options)
         second = recognizer.read(image, second_options)
-        out.append(PagePair(generator, text, first.text, first.confidence, second.text, second.confidence,
-                            digit_boxes(first), digit_boxes(second)))
+        out.append(PagePair(generator, text, first.text, first.confidence, second.text, second.confidence))
     return out
 
 
@@ -104,11 +93,8 @@ RULES = {
         "segmenter always": lambda p: p.first,
         "sequence always": lambda p: p.second,
         "higher confidence": _higher,
-        "reading.sequence.prefer_sequence alone (before the boxes' check)":
+        "shipped (reading.sequence.prefer_sequence)":
             lambda p: p.second if prefer_sequence(p.first_confidence, p.second_confidence) else p.first,
-        "shipped (the boxes' check, coverage.covering_reading, then prefer_sequence)":
-            lambda p: p.second if p.covering == 1 or (p.covering is None and prefer_sequence(
-                p.first_confidence, p.second_confidence)) else p.first,
     },
     "ink": {
         "threshold always": lambda p: p.first,
@@ -117,11 +103,8 @@ RULES = {
         **{f"threshold where at least {sure}, else the higher": (
             lambda p, sure=sure: p.first if p.first_confidence >= sure else _higher(p))
            for sure in (0.3, 0.5, 0.8, 0.9, 0.97, 0.99)},
-        "recognizer.prefer_learned alone (before the boxes' check)":
+        "shipped (recognizer.prefer_learned)":
             lambda p: p.second if prefer_learned(p.first_confidence, p.second_confidence) else p.first,
-        "shipped (recognizer.shown_ink: the boxes' check, then prefer_learned)":
-            lambda p: p.second if shown_ink(p.first, p.first_confidence, p.second, p.second_confidence,
-                                            p.covering)[0] else p.first,
     },
 }
 
@@ -177,7 +160,7 @@ def ink_policy_reading(p: PagePair, first: str, read_both_below: float) -> tuple
     own = (p.first, p.first_confidence) if first == "threshold" else (p.second, p.second_confidence)
     if own[1] >= read_both_below:
         return own[0], own[1], False
-    learned_kept, confidence = shown_ink(p.first, p.first_confidence, p.second, p.second_confidence, p.covering)
+    learned_kept, confidence = shown_ink(p.first, p.first_confidence, p.second, p.second_confidence)
     return (p.second if learned_kept else p.first), confidence, True
 
 

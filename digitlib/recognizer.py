@@ -16,7 +16,7 @@ import torch
 from .checkpoint import load_model
 from .formatting import one_line
 from .model import digit_probabilities, fuse_for_inference
-from .reading.coverage import LEFT_OUT_PENALTY, covering_reading
+from .reading.coverage import LEFT_OUT_PENALTY
 from .reading.decode import load_image
 from .reading.pipeline import TOO_MUCH_WORK, BudgetedClassify, run_pipeline
 from .reading.result import DigitReading, Reading, ReadOptions
@@ -88,49 +88,36 @@ def agreed_confidence(threshold_confidence: float, learned_confidence: float) ->
 
 
 def shown_ink(threshold_text: str, threshold_confidence: float, learned_text: str,
-              learned_confidence: float, covering: int | None = None) -> tuple[bool, float]:
+              learned_confidence: float) -> tuple[bool, float]:
     """Of a photo's two readings (text, confidence), whether the learned one is shown, and the
     confidence shown: the geometric mean where both read the same number, else the shown
-    reading's own, at most ``INK_DISAGREE_CAP`` (``choose_ink``; ``fusion_fit`` weighs the rule by it).
-    ``covering``: ``coverage.covering_reading`` of the two readings' digit boxes (0: the
-    threshold stage's, 1: the learned stage's, None: no say), which decides first where they differ."""
+    reading's own, at most ``INK_DISAGREE_CAP`` (``choose_ink``; ``fusion_fit`` weighs the rule by it)."""
+    learned_kept = prefer_learned(threshold_confidence, learned_confidence)
     if threshold_text == learned_text:
-        learned_kept = prefer_learned(threshold_confidence, learned_confidence)
         return learned_kept, agreed_confidence(threshold_confidence, learned_confidence)
-    learned_kept = covering == 1 or (covering is None and prefer_learned(threshold_confidence, learned_confidence))
     return learned_kept, min(learned_confidence if learned_kept else threshold_confidence, INK_DISAGREE_CAP)
 
 
-def digit_boxes(reading: Reading) -> tuple[list[tuple[int, int, int, int]], list[float]]:
-    """A reading's digit boxes (original px) and their confidences, as ``coverage.covering_reading`` takes them."""
-    return [d.box for d in reading.digits], [d.confidence for d in reading.digits]
-
-
 def choose_ink(threshold: Reading, learned: Reading) -> Reading:
-    """One photo's two readings, by the threshold and the learned ink stage, made one. Where they
-    differ and one dropped more of the digits the other read surely than the other dropped of its
-    own (``coverage.covering_reading``), the other is shown; else the surer, the learned one
-    only where it is at least ``INK_REPLACE_FROM`` sure.
+    """The surer of one photo's two readings, by the threshold and the learned ink stage; the
+    learned one must be at least ``INK_REPLACE_FROM`` sure.
 
     ``ReadOptions(ink="auto")`` reads every photo with both, the learned one first (a photo it
     finds too many marks in is not read again). On 681 photos from the training generators
-    (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md; measured again when the boxes'
-    check came) that reads 534 exactly (the learned stage alone 528, the threshold stage alone 468,
-    the confidences alone without the boxes' check 528), and its readings at 0.9 or more are exact
-    99.2 % of the time (363 of 366). Reading a photo a second time only where the first reading is
-    under 0.5 would read 536 exactly, in a little under a third of the time, but at 0.9 or more
-    only 97.3 % exactly (0.97: 535 and 97.4 %; the threshold stage first: 528 and 95.2 %): the
-    other stage is the check that finds the confident mistakes.
+    (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md; measured again after rows became
+    chains) that reads 528 exactly (the learned stage alone 523, the threshold stage alone 466), and
+    its readings at 0.9 or more are exact 99.2 % of the time. Reading a photo a second time only
+    where the first reading is under 0.5 would read 533 exactly, in a little over half the time,
+    but at 0.9 or more only 97.3 % exactly (0.97: 530 and 97.4 %; the threshold stage first: 525
+    and 95.2 %): the other stage is the check that finds the confident mistakes.
 
     Where the two read the same number, its confidence is the geometric mean of theirs (on the
-    training generators' photos, such numbers were exact 448 times in 477; the mean put 366 of
+    training generators' photos, such numbers were exact 440 times in 470; the mean put 366 of
     them at 0.9 or more, 3 of those wrong). Where their numbers differ, the kept reading's
     confidence is at most ``INK_DISAGREE_CAP``, and so is each of its digits the other reading
     does not share; a warning names the other reading.
     """
-    covering = covering_reading(digit_boxes(threshold), digit_boxes(learned))
-    learned_kept, confidence = shown_ink(threshold.text, threshold.confidence, learned.text, learned.confidence,
-                                         covering)
+    learned_kept, confidence = shown_ink(threshold.text, threshold.confidence, learned.text, learned.confidence)
     kept, other = (learned, threshold) if learned_kept else (threshold, learned)
     if kept.text == other.text:
         return dataclasses.replace(kept, confidence=confidence)

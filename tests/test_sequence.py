@@ -98,15 +98,3 @@ def test_the_pipeline_shows_the_sequence_stages_and_honours_the_reader_option(re
     assert fused.text == alone.text == whole.text == "12346"
     with pytest.raises(ValueError):
         ReadOptions(reader="both")
-
-
-@pytest.mark.parametrize("covering, which", [(0, "segmenter"), (1, "sequence")])
-def test_a_reader_that_dropped_a_sure_digit_of_the_other_loses_however_sure(covering, which):
-    # coverage.covering_reading decides first: 0 where the sequence reader has no digit over one the
-    # segmenter read surely (and not the other way round), 1 the other way round.
-    seg, seq = one_hot_probs("647", 0.6), row_reading("4", 0.999)
-    shown, probs, other = sequence.fuse_row(seg, seq, covering=covering)
-    assert shown == which and probs.argmax(1).tolist() == ([6, 4, 7] if which == "segmenter" else [4])
-    assert probs.max(1).min() == pytest.approx(sequence.DISAGREE_CAP)
-    # With no say from the boxes, the confidences decide as before.
-    assert sequence.fuse_row(seg, seq)[0] == "sequence"

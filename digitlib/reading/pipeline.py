@@ -17,7 +17,7 @@ import numpy as np
 
 from . import binarise, blobs as bl, decode, geometry, illumination, ink_net, line_net, lines, merge, mnist, rows, split
 from . import sequence
-from .coverage import covering_reading, left_out_marks
+from .coverage import left_out_marks
 from .draw import draw_candidates, mask_to_image, montage
 from .result import ReadOptions
 
@@ -277,24 +277,20 @@ def stage_fuse(w: Work) -> np.ndarray:
     blobs, probs = [], []
     for indices, seq in zip(_rows_of(w.blobs), w.sequences):
         seg_probs = w.probs[indices]
-        seg_blobs = [w.blobs[i] for i in indices]
-        seq_blobs = sequence.sequence_blobs(seq, w.clean, seg_blobs)
         x0, y0, x1, y1 = seq.box
         in_row = [b for b in w.left_out if x0 <= b[0] + b[2] / 2 <= x1 and y0 <= b[1] + b[3] / 2 <= y1]
         if w.options.reader == "sequence":
             which, chosen, other = "sequence", sequence.sequence_probs(seq), None
         else:
-            covering = covering_reading(([b.box for b in seg_blobs], seg_probs.max(1).tolist()),
-                                        ([b.box for b in seq_blobs], list(seq.read.confidences)))
-            which, chosen, other = sequence.fuse_row(seg_probs, seq, len(in_row), covering)
+            which, chosen, other = sequence.fuse_row(seg_probs, seq, len(in_row))
         if which == "sequence":
-            row_blobs = seq_blobs
+            row_blobs = sequence.sequence_blobs(seq, w.clean, [w.blobs[i] for i in indices])
             if row_blobs:
                 mnist.normalised(row_blobs, w.ink)
             # The whole-row reading covers the row's ink: marks left out of it were read, or not digits.
             w.left_out = [b for b in w.left_out if b not in in_row]
         else:
-            row_blobs = seg_blobs
+            row_blobs = [w.blobs[i] for i in indices]
         if other is not None:
             where = f" on row {seq.row + 1}" if len(w.sequences) > 1 else ""
             w.warnings.append(f"The two readers disagree{where}: digit by digit it reads "

@@ -8,11 +8,9 @@ touching and joined digits, separators):
 
 - both read the same digits: the segmenter's boxes are kept and each digit's
   confidence is the larger of the two readers';
-- they differ: where one reader dropped more of the digits the other read surely than the
-  other dropped of its own (``coverage.covering_reading``: no digit of the one lies over them),
-  the other's reading is shown; else the sequence reader's where its row confidence is more than
-  ``SEQUENCE_MARGIN`` times the segmenter's, else the segmenter's (``prefer_sequence``). A
-  warning names the reading not shown; each digit of the
+- they differ: the sequence reader's reading is shown where its row confidence
+  is more than ``SEQUENCE_MARGIN`` times the segmenter's, else the segmenter's
+  (``prefer_sequence``), and a warning names the other reading; each digit of the
   shown reading that the other does not share keeps at most ``DISAGREE_CAP``
   confidence.
 
@@ -140,16 +138,13 @@ def digits_text(probs: np.ndarray) -> str:
     return "".join(str(int(k)) for k in probs.argmax(1))
 
 
-def fuse_row(seg_probs: np.ndarray, seq: RowSequence, left_out: int = 0,
-             covering: int | None = None) -> tuple[str, np.ndarray, str | None]:
+def fuse_row(seg_probs: np.ndarray, seq: RowSequence, left_out: int = 0) -> tuple[str, np.ndarray, str | None]:
     """Choose between the segmenter's float32 (N, 10) probabilities for a row and its
     sequence reading. Returns (which: "agree", "segmenter" or "sequence", the chosen
     digits' probabilities (float32 (M, 10), confidences adjusted as the module doc says),
     the other reader's text when they disagree, else None). ``left_out``: digit-sized marks in
     the row the segmenter left out; each costs its row confidence ``LEFT_OUT_PENALTY``, as it
-    costs the segmenter's reading alone, whose confidence the rule was measured with.
-    ``covering``: ``coverage.covering_reading`` of the two readings' digit boxes (0: the
-    segmenter's, 1: the sequence reader's, None: no say), which decides first where they differ."""
+    costs the segmenter's reading alone, whose confidence the rule was measured with."""
     seg_text = digits_text(seg_probs)
     seq_probs = sequence_probs(seq)
     if seg_text == seq.read.text:
@@ -159,7 +154,7 @@ def fuse_row(seg_probs: np.ndarray, seq: RowSequence, left_out: int = 0,
         return "agree", fused, None
     seg_conf = float(np.prod(seg_probs.max(1))) * LEFT_OUT_PENALTY ** left_out if len(seg_probs) else 0.0
     seq_conf = float(np.prod(seq.read.confidences)) if seq.read.text else 0.0
-    if covering == 1 or (covering is None and prefer_sequence(seg_conf, seq_conf)):
+    if prefer_sequence(seg_conf, seq_conf):
         which, chosen, chosen_text, other = "sequence", seq_probs, seq.read.text, seg_text
     else:
         which, chosen, chosen_text, other = "segmenter", seg_probs, seg_text, seq.read.text
