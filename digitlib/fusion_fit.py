@@ -8,7 +8,10 @@ reads each two ways and prints how often each way is right where the two agree a
 they disagree, and how often each candidate rule picks the right one:
 
 - ``--choice readers`` (the default): the segmenter alone against the sequence reader
-  alone. ``reading.sequence.DISAGREE_CAP`` and its fusion rule come from this table.
+  alone, page by page. ``reading.sequence.DISAGREE_CAP`` comes from this table.
+- ``--choice rows``: the readers' fusion row by row, as the pipeline weighs it
+  (``reading.sequence.RowFusion``), each page read with either ink stage: how many pages
+  each rule, and each margin of the shipped one (``SEQUENCE_LOG_MARGIN``), reads exactly.
 - ``--choice ink``: the threshold ink stage against the learned one (both readers fused).
   The rule of ``ReadOptions(ink="auto")`` (``recognizer.choose_ink``: which stage reads
   first, whether the other reads too, the confidences) comes from these tables.
@@ -19,18 +22,22 @@ The benchmarks' suites and holdout pages are never used for either.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sys
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
 
 from .data import load_mnist
 from .files import write_atomic
 from .ink_pages import make_ink_page_with_text
+from .line_rows import index_by_label, make_row
 from .reading.result import ReadOptions
-from .reading.sequence import prefer_sequence
+from .reading.pipeline import run_pipeline
+from .reading.sequence import SEQUENCE_LOG_MARGIN, RowFusion, prefer_sequence
 from .recognizer import Recognizer, agreed_confidence, prefer_learned, shown_ink
 from .synth import make_image, random_number
 
@@ -60,28 +67,116 @@ CHOICES = {
 }
 
 
-def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root=None,
-               choice: str = "readers") -> list[PagePair]:
-    """Each page's generator, label and its two readings (text, confidence) of ``CHOICES[choice]``.
-    Even pages come from ``synth``, odd ones from ``ink_pages`` (pages with no digit, or with a
-    digit not wholly in view, are skipped)."""
-    first_options, second_options = CHOICES[choice]
+def training_pages(pages: int, seed: int = FUSION_SEED, root=None):
+    """Yield (generator, image, label) for ``pages`` page numbers: even ones from ``synth`` (one in
+    three "clean"), odd ones from ``ink_pages``; pages with no digit, or with a digit not wholly in
+    view, are skipped. MNIST *training* digits only."""
     digits = load_mnist(train=True, root=root)
-    out = []
     for i in range(pages):
         rng = np.random.default_rng((seed, i))
         if i % 2 == 0:
-            generator, text = "synth", random_number(rng)
-            image = make_image(text, rng, "clean" if i % 3 == 0 else "hard", digits)
+            text = random_number(rng)
+            yield "synth", make_image(text, rng, "clean" if i % 3 == 0 else "hard", digits), text
         else:
-            generator = "ink_pages"
             image, _, text = make_ink_page_with_text(rng, digits, INK_PAGE_SIZE, INK_PAGE_UNIT)
-            if not text:
-                continue
+            if text:
+                yield "ink_pages", image, text
+
+
+def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root=None,
+               choice: str = "readers") -> list[PagePair]:
+    """Each page's generator, label and its two readings (text, confidence) of ``CHOICES[choice]``
+    (the pages of ``training_pages``)."""
+    first_options, second_options = CHOICES[choice]
+    out = []
+    for generator, image, text in training_pages(pages, seed, root):
         first = recognizer.read(image, first_options)
         second = recognizer.read(image, second_options)
         out.append(PagePair(generator, text, first.text, first.confidence, second.text, second.confidence))
     return out
+
+
+@dataclass
+class PageRows:
+    """One page read with one ink stage, both readers on: each row's two readings as the fusion weighed them."""
+
+    generator: str
+    label: str
+    ink: str
+    rows: list[RowFusion]
+
+
+ROW_MARGIN = 1.5  # digit heights of paper added around a line_rows row, so that it is read as a photo
+
+
+def row_pages(rows: int, seed: int = FUSION_SEED, root=None):
+    """Yield ("line_rows", grey uint8 (H, W), label) for ``rows`` rows of the sequence reader's
+    training generator (``digitlib.line_rows``: separators, currency groups, closing dashes,
+    security weaves, the rows above and below cut by the crop), each set in paper
+    (``ROW_MARGIN``, the crop's edge pixels repeated); rows with no digit are skipped. These hold
+    the separators and marks that ``training_pages`` rarely draw."""
+    digits = load_mnist(train=True, root=root)
+    by_label = index_by_label(digits)
+    for i in range(rows):
+        grey, text, _ = make_row(np.random.default_rng((seed, 1, i)), digits, by_label)
+        if text:
+            pad = round(ROW_MARGIN * grey.shape[0] / 1.7)  # crops are about 1.7 digit heights tall
+            yield "line_rows", cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE), text
+
+
+def read_page_rows(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root=None,
+                   rows: int = 0) -> list[PageRows]:
+    """The pages of ``training_pages`` and ``rows`` of ``row_pages``, each read with the threshold
+    and with the learned ink stage."""
+    out = []
+    for generator, image, text in itertools.chain(training_pages(pages, seed, root), row_pages(rows, seed, root)):
+        for ink in ("threshold", "learned"):
+            result = run_pipeline(image, ReadOptions(ink=ink, reader="fused"), recognizer.classify)
+            out.append(PageRows(generator, text, ink, result.fusions))
+    return out
+
+
+def fused_text(rows: list[RowFusion], sequence_wins) -> str:
+    """A page's text when each row the readers disagree on is read as ``sequence_wins(row)`` says
+    (rows left empty dropped, as ``Reading.text`` drops them)."""
+    texts = [r.sequence if r.sequence != r.segmenter and sequence_wins(r) else r.segmenter for r in rows]
+    return "\n".join(t for t in texts if t)
+
+
+#: Rules for the rows a page's readers disagree on: whether the sequence reader's reading is shown.
+ROW_RULES = {
+    "segmenter always": lambda r: False,
+    "sequence always": lambda r: True,
+    "the higher confidence": lambda r: r.sequence_confidence > r.segmenter_confidence,
+    "the sequence reader where 1.5 times as sure (the previous rule)":
+        lambda r: r.sequence_confidence > 1.5 * r.segmenter_confidence,
+    "the CTC likelihoods alone, margin 4": lambda r: r.sequence_likelihood - r.segmenter_likelihood > 4,
+    **{f"{'shipped: ' if margin == SEQUENCE_LOG_MARGIN else ''}CTC and confidence ratios, margin {margin:g}":
+       (lambda r, margin=margin: prefer_sequence(r, margin)) for margin in (0, 1, 2, 3, 4, 5, 6, 8)},
+}
+
+
+def rows_table(pages: list[PageRows]) -> str:
+    """Markdown: pages read exactly under each of ``ROW_RULES``, per ink stage and generator; on
+    the even and the odd pages apart (a margin should not hang on a few pages); and on the pages
+    where the readers disagree on a row (what ``reading.sequence.DISAGREE_CAP`` stands for)."""
+    generators = [g for g in ("synth", "ink_pages", "line_rows") if any(p.generator == g for p in pages)]
+    groups = [(ink, gen) for ink in ("threshold", "learned") for gen in (*generators, None)]
+    differ = [p for p in pages if any(r.segmenter != r.sequence for r in p.rows)]
+    lines = ["| rule | " + " | ".join(f"{ink}, {gen or 'all'}" for ink, gen in groups)
+             + " | learned, even / odd pages | where the readers disagree, both inks |",
+             "|---|" + "---:|" * (len(groups) + 2)]
+    for name, rule in ROW_RULES.items():
+        cells = []
+        for ink, gen in groups:
+            mine = [p for p in pages if p.ink == ink and gen in (None, p.generator)]
+            cells.append(f"{sum(fused_text(p.rows, rule) == p.label for p in mine)} of {len(mine)}")
+        learned = [p for p in pages if p.ink == "learned"]
+        halves = [sum(fused_text(p.rows, rule) == p.label for p in learned[k::2]) for k in (0, 1)]
+        exact = sum(fused_text(p.rows, rule) == p.label for p in differ)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {halves[0]} / {halves[1]} | "
+                     f"{exact} of {len(differ)} ({exact / max(1, len(differ)):.1%}) |")
+    return "\n".join(lines)
 
 
 def _higher(p: PagePair) -> str:
@@ -93,8 +188,6 @@ RULES = {
         "segmenter always": lambda p: p.first,
         "sequence always": lambda p: p.second,
         "higher confidence": _higher,
-        "shipped (reading.sequence.prefer_sequence)":
-            lambda p: p.second if prefer_sequence(p.first_confidence, p.second_confidence) else p.first,
     },
     "ink": {
         "threshold always": lambda p: p.first,
@@ -185,10 +278,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=600)
     parser.add_argument("--seed", type=int, default=FUSION_SEED)
     parser.add_argument("--data", default=None, help="MNIST folder (default: $DIGITLIB_DATA or the cache)")
-    parser.add_argument("--choice", choices=sorted(CHOICES), default="readers",
-                        help="readers: segmenter against sequence reader; ink: threshold against learned ink")
+    parser.add_argument("--choice", choices=sorted([*CHOICES, "rows"]), default="readers",
+                        help="readers: segmenter against sequence reader; rows: the readers' fusion row by row; "
+                             "ink: threshold against learned ink")
+    parser.add_argument("--rows", type=int, default=0,
+                        help="with --choice rows: also this many rows of the sequence reader's training generator")
     parser.add_argument("--pairs-json", help="also write every page's two readings to this JSON file")
     args = parser.parse_args(argv)
+    if args.choice == "rows":
+        print(rows_table(read_page_rows(Recognizer(), args.pages, args.seed, args.data, args.rows)))
+        return 0
     pairs = read_pairs(Recognizer(), args.pages, args.seed, args.data, args.choice)
     if args.pairs_json:  # every page's two readings, to weigh other rules without reading again
         write_atomic(args.pairs_json, lambda f: f.write(json.dumps([asdict(p) for p in pairs]).encode()))

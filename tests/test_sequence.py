@@ -16,21 +16,23 @@ def one_hot_probs(text: str, sure: float) -> np.ndarray:
     return probs
 
 
-def row_reading(text: str, sure: float) -> sequence.RowSequence:
-    """A RowSequence whose CTC output reads ``text`` at probability ``sure``, one digit every 3 steps."""
+def row_reading(text: str, sure: float, last: float | None = None) -> sequence.RowSequence:
+    """A RowSequence whose CTC output reads ``text`` at probability ``sure`` (its last digit at
+    ``last``, if given), one digit every 3 steps."""
     steps = 3 * len(text) + 1
     probs = np.full((steps, 11), (1 - sure) / 10, np.float32)
     probs[:, line_net.BLANK] = sure
     for i, ch in enumerate(text):
-        probs[3 * i + 1] = (1 - sure) / 10
-        probs[3 * i + 1, int(ch)] = sure
+        p = last if last is not None and i == len(text) - 1 else sure
+        probs[3 * i + 1] = (1 - p) / 10
+        probs[3 * i + 1, int(ch)] = p
     read = line_net.decode(np.log(probs), width=steps * line_net.STRIDE)
     return sequence.RowSequence(0, (0, 0, steps * line_net.STRIDE, 32), np.zeros((32, steps * 4), np.float32), read)
 
 
 def test_agreeing_readers_keep_the_segmenter_digits_at_the_surer_confidence():
     seg = one_hot_probs("345", 0.7)
-    which, probs, other = sequence.fuse_row(seg, row_reading("345", 0.95))
+    which, probs, other, _ = sequence.fuse_row(seg, row_reading("345", 0.95))
     assert which == "agree" and other is None
     assert probs.argmax(1).tolist() == [3, 4, 5]
     assert np.allclose(probs.max(1), 0.95)
@@ -38,16 +40,40 @@ def test_agreeing_readers_keep_the_segmenter_digits_at_the_surer_confidence():
 
 def test_a_dropped_digit_is_taken_from_the_sequence_reader_when_it_is_much_surer():
     seg = one_hot_probs("345", 0.3)  # the segmenter dropped the 0, and is unsure
-    which, probs, other = sequence.fuse_row(seg, row_reading("3450", 0.99))
+    which, probs, other, fusion = sequence.fuse_row(seg, row_reading("3450", 0.99))
     assert which == "sequence" and other == "345"
     assert probs.argmax(1).tolist() == [3, 4, 5, 0]
     # Only the digit the other reading lacks is capped: the shared ones keep their confidence.
     assert probs.max(1)[3] == pytest.approx(sequence.DISAGREE_CAP)
     assert np.allclose(probs.max(1)[:3], 0.99)
-    # A segmenter nearly as sure keeps its reading.
-    which, probs, other = sequence.fuse_row(one_hot_probs("345", 0.9), row_reading("3450", 0.99))
+    # The sequence reader finds "345" about 1000 times less likely than "3450": a blank where it saw a 0 at 0.99.
+    assert fusion.sequence_likelihood - fusion.segmenter_likelihood == pytest.approx(np.log(0.99 / 0.001), abs=0.1)
+    # Even a sure segmenter loses to that: the sequence reader's CTC output rules its reading out.
+    which, _, _, _ = sequence.fuse_row(one_hot_probs("345", 0.9), row_reading("3450", 0.99))
+    assert which == "sequence"
+
+
+def test_a_sure_segmenter_keeps_a_reading_the_sequence_reader_finds_plausible():
+    # The sequence reader's fourth digit is a 0 at 0.5 (a blank there at 0.05): "345" is only
+    # about 10 times less likely to it, and the segmenter is surer.
+    which, probs, other, fusion = sequence.fuse_row(one_hot_probs("345", 0.9), row_reading("3450", 0.99, last=0.5))
     assert which == "segmenter" and other == "3450" and probs.argmax(1).tolist() == [3, 4, 5]
+    assert fusion.sequence_margin() < sequence.SEQUENCE_LOG_MARGIN
     assert probs.max(1).min() == pytest.approx(sequence.DISAGREE_CAP)
+    # A segmenter far less sure of the same digits gives way.
+    which, _, _, _ = sequence.fuse_row(one_hot_probs("345", 0.2), row_reading("3450", 0.99, last=0.5))
+    assert which == "sequence"
+
+
+def test_ctc_likelihood_sums_the_alignments_and_rules_out_what_cannot_fit():
+    seq = row_reading("37", 0.9)  # 7 steps: blank 3 blank blank 7 blank blank
+    own = line_net.text_log_likelihood(seq.read.probs, "37")
+    assert -1.0 < own < 0.0  # near 1: nearly every path through the steps reads "37"
+    assert line_net.text_log_likelihood(seq.read.probs, "3") < own - 2  # a blank where the 7 fired
+    assert line_net.text_log_likelihood(seq.read.probs, "") < line_net.text_log_likelihood(seq.read.probs, "3")
+    assert line_net.text_log_likelihood(seq.read.probs, "3" * 8) == -np.inf  # more digits than steps
+    fusion = sequence.RowFusion("3", 0.99, "37", 0.9, -np.inf, own)
+    assert fusion.sequence_margin() == np.inf and sequence.prefer_sequence(fusion)
 
 
 def test_the_doubt_goes_to_the_digit_the_other_reader_saw_and_rows_keep_their_sums():
@@ -98,3 +124,4 @@ def test_the_pipeline_shows_the_sequence_stages_and_honours_the_reader_option(re
     assert fused.text == alone.text == whole.text == "12346"
     with pytest.raises(ValueError):
         ReadOptions(reader="both")
+

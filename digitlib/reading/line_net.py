@@ -157,6 +157,20 @@ def decode(log_probs: np.ndarray, width: int) -> RowDigits:
     return RowDigits(text, confidences, spans, centres, probs)
 
 
+def text_log_likelihood(probs: np.ndarray, text: str) -> float:
+    """ln P(``text`` | row): the CTC probability, summed over every alignment, that the row whose
+    float32 (T, 11) per-step ``probs`` (``RowDigits.probs``) are given reads exactly ``text``.
+    -inf where ``text`` needs more steps than there are. How the fusion weighs another
+    reader's digits against this reader's own (``sequence.RowFusion``)."""
+    log_probs = torch.from_numpy(np.log(np.clip(probs, 1e-12, 1.0)).astype(np.float32))[:, None, :]
+    if not text:
+        return float(log_probs[:, 0, BLANK].sum())
+    target = torch.tensor([[int(c) for c in text]])
+    nll = nn.functional.ctc_loss(log_probs, target, torch.tensor([probs.shape[0]]), torch.tensor([len(text)]),
+                                 blank=BLANK, reduction="sum")
+    return -float(nll)
+
+
 @torch.inference_mode()
 def read_inputs(inputs: list[np.ndarray], model: LineNet | None = None) -> list[RowDigits]:
     """Read float32 (32, W_i) inputs (``row_input``), each on its own: padding a row to a wider

@@ -78,6 +78,7 @@ class PipelineResult:
     image_rgb: np.ndarray
     scale: float  # working size / original size
     left_out: list[tuple[int, int, int, int]]  # digit-sized marks in the number's rows no digit covers, original px
+    fusions: list[sequence.RowFusion] = field(default_factory=list)  # each fused row's two readings, in order
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Work:
     probs: np.ndarray | None = None
     left_out: list[tuple[int, int, int, int]] = field(default_factory=list)  # (x, y, w, h), working px
     sequences: list[sequence.RowSequence] = field(default_factory=list)  # the sequence reader's rows
+    fusions: list[sequence.RowFusion] = field(default_factory=list)  # what the readers' fusion weighed, row by row
 
 
 def stage_decode(w: Work) -> np.ndarray:
@@ -282,7 +284,8 @@ def stage_fuse(w: Work) -> np.ndarray:
         if w.options.reader == "sequence":
             which, chosen, other = "sequence", sequence.sequence_probs(seq), None
         else:
-            which, chosen, other = sequence.fuse_row(seg_probs, seq, len(in_row))
+            which, chosen, other, fusion = sequence.fuse_row(seg_probs, seq, len(in_row))
+            w.fusions.append(fusion)
         if which == "sequence":
             row_blobs = sequence.sequence_blobs(seq, w.clean, [w.blobs[i] for i in indices])
             if row_blobs:
@@ -362,7 +365,7 @@ def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> Pipeline
     ]
     left_out = [_to_original(box, work) for box in work.left_out]
     warnings = list(dict.fromkeys(work.warnings))  # a stage run twice (stage_level) says it once
-    return PipelineResult(digits, work.probs, stages, warnings, work.photo_rgb, work.scale, left_out)
+    return PipelineResult(digits, work.probs, stages, warnings, work.photo_rgb, work.scale, left_out, work.fusions)
 
 
 def _to_original(box: tuple[int, int, int, int], work: Work) -> tuple[int, int, int, int]:

@@ -8,25 +8,30 @@ touching and joined digits, separators):
 
 - both read the same digits: the segmenter's boxes are kept and each digit's
   confidence is the larger of the two readers';
-- they differ: the sequence reader's reading is shown where its row confidence
-  is more than ``SEQUENCE_MARGIN`` times the segmenter's, else the segmenter's
-  (``prefer_sequence``), and a warning names the other reading; each digit of the
-  shown reading that the other does not share keeps at most ``DISAGREE_CAP``
-  confidence.
+- they differ: each reading is weighed by both readers. The sequence reader scores the
+  segmenter's digits as it scores its own: the CTC probability that the row reads exactly
+  those digits (``line_net.text_log_likelihood``). The sequence reader's reading is shown
+  where ln(its CTC probability / the segmenter's digits' CTC probability) + ln(its
+  confidence / the segmenter's confidence) is over ``SEQUENCE_LOG_MARGIN``
+  (``RowFusion.sequence_margin``, ``prefer_sequence``), else the segmenter's; a warning
+  names the other reading, and each digit of the shown reading that the other does not
+  share keeps at most ``DISAGREE_CAP`` confidence.
 
-Both numbers were measured with ``python -m digitlib.fusion_fit --pages 800`` on
-786 photos of the two training generators (``digitlib.synth`` and
-``digitlib.ink_pages``, MNIST *training* digits; the benchmarks' pages were not
-used). The readers disagreed on 316 of them: the segmenter was right on 58, the
-sequence reader on 34, and this rule on 73 (23 %; on synth's photos 44 of 62, on
-ink_pages' 29 of 254), the best of the rules tried (the sequence reader when the
-segmenter's confidence is under 0.05-1 and the sequence reader's over 0.5-4 times
-it). Where they agreed, 402 of 470 were exact (synth 332 of 338, ink_pages 70 of 132).
+The margin was measured with ``python -m digitlib.fusion_fit --choice rows --pages 800``
+on 681 photos of the two training generators (``digitlib.synth`` and ``digitlib.ink_pages``,
+MNIST *training* digits; the benchmarks' pages were not used), each read with either ink
+stage. With the threshold ink, then the learned ink, the margin 5 reads 481 and 536 of them
+exactly (margins 4-6: 479-481 and 536); the rule it replaced (the sequence reader where its
+confidence was 1.5 times the segmenter's) read 469 and 524, the higher confidence 471 and
+521, the segmenter always 451 and 491, the sequence reader always 451 and 510 (BENCHMARKS.md,
+*The readers' fusion weighs each reading by both readers*). The cap is the share of rows the
+readers disagree on that the shown reading got right when it was set (23 %).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -38,14 +43,35 @@ from .coverage import LEFT_OUT_PENALTY
 
 #: Confidence a digit keeps at most when the two readers disagree on its row (see the module doc).
 DISAGREE_CAP = 0.25
-#: A row the readers disagree on is shown as the sequence reader read it where its confidence
-#: is this many times the segmenter's.
-SEQUENCE_MARGIN = 1.5
+#: ln of how much likelier, by both readers, the sequence reader's reading of a row must be than
+#: the segmenter's to be shown (``RowFusion.sequence_margin``; the module doc says how it was set).
+SEQUENCE_LOG_MARGIN = 5.0
 
 
-def prefer_sequence(segmenter_confidence: float, sequence_confidence: float) -> bool:
+@dataclass
+class RowFusion:
+    """One row's two readings and what the fusion rule weighs them by."""
+
+    segmenter: str
+    segmenter_confidence: float  # the product of its digits' probabilities, LEFT_OUT_PENALTY per mark left out
+    sequence: str
+    sequence_confidence: float  # the product of its digits' confidences
+    segmenter_likelihood: float  # ln P(the segmenter's digits | row) by the sequence reader's CTC output
+    sequence_likelihood: float  # ln P(its own digits | row), the same way
+
+    def sequence_margin(self) -> float:
+        """ln of how much likelier the sequence reader's reading is: the CTC ratio of the two
+        texts times the ratio of the two confidences (each floored at 1e-6; inf where CTC rules
+        the segmenter's digits out)."""
+        if self.segmenter_likelihood == -math.inf:
+            return math.inf
+        return (self.sequence_likelihood - self.segmenter_likelihood
+                + math.log(max(self.sequence_confidence, 1e-6)) - math.log(max(self.segmenter_confidence, 1e-6)))
+
+
+def prefer_sequence(fusion: RowFusion, margin: float = SEQUENCE_LOG_MARGIN) -> bool:
     """Whether a row the readers disagree on is shown as the sequence reader read it."""
-    return sequence_confidence > SEQUENCE_MARGIN * segmenter_confidence
+    return fusion.sequence_margin() > margin
 
 
 @dataclass
@@ -138,27 +164,37 @@ def digits_text(probs: np.ndarray) -> str:
     return "".join(str(int(k)) for k in probs.argmax(1))
 
 
-def fuse_row(seg_probs: np.ndarray, seq: RowSequence, left_out: int = 0) -> tuple[str, np.ndarray, str | None]:
+def row_fusion(seg_probs: np.ndarray, seq: RowSequence, left_out: int = 0) -> RowFusion:
+    """What ``fuse_row`` weighs for a row: the segmenter's float32 (N, 10) probabilities and the
+    sequence reading ``seq``, each reading's confidence and its CTC log-likelihood. ``left_out``:
+    digit-sized marks in the row the segmenter left out; each costs its confidence
+    ``LEFT_OUT_PENALTY``, as it costs the segmenter's reading alone."""
+    seg_text = digits_text(seg_probs)
+    seg_conf = float(np.prod(seg_probs.max(1))) * LEFT_OUT_PENALTY ** left_out if len(seg_probs) else 0.0
+    seq_conf = float(np.prod(seq.read.confidences)) if seq.read.text else 0.0
+    return RowFusion(seg_text, seg_conf, seq.read.text, seq_conf,
+                     line_net.text_log_likelihood(seq.read.probs, seg_text),
+                     line_net.text_log_likelihood(seq.read.probs, seq.read.text))
+
+
+def fuse_row(seg_probs: np.ndarray, seq: RowSequence, left_out: int = 0) -> tuple[str, np.ndarray, str | None, RowFusion]:
     """Choose between the segmenter's float32 (N, 10) probabilities for a row and its
     sequence reading. Returns (which: "agree", "segmenter" or "sequence", the chosen
     digits' probabilities (float32 (M, 10), confidences adjusted as the module doc says),
-    the other reader's text when they disagree, else None). ``left_out``: digit-sized marks in
-    the row the segmenter left out; each costs its row confidence ``LEFT_OUT_PENALTY``, as it
-    costs the segmenter's reading alone, whose confidence the rule was measured with."""
-    seg_text = digits_text(seg_probs)
+    the other reader's text when they disagree, else None, and what the rule weighed
+    (``row_fusion``; ``left_out`` as there))."""
+    fusion = row_fusion(seg_probs, seq, left_out)
     seq_probs = sequence_probs(seq)
-    if seg_text == seq.read.text:
+    if fusion.segmenter == fusion.sequence:
         fused = seg_probs.copy()
         idx = np.arange(len(fused)), seg_probs.argmax(1)
         fused[idx] = np.maximum(seg_probs[idx], seq_probs[idx])
-        return "agree", fused, None
-    seg_conf = float(np.prod(seg_probs.max(1))) * LEFT_OUT_PENALTY ** left_out if len(seg_probs) else 0.0
-    seq_conf = float(np.prod(seq.read.confidences)) if seq.read.text else 0.0
-    if prefer_sequence(seg_conf, seq_conf):
-        which, chosen, chosen_text, other = "sequence", seq_probs, seq.read.text, seg_text
+        return "agree", fused, None, fusion
+    if prefer_sequence(fusion):
+        which, chosen, chosen_text, other = "sequence", seq_probs, fusion.sequence, fusion.segmenter
     else:
-        which, chosen, chosen_text, other = "segmenter", seg_probs, seg_text, seq.read.text
-    return which, cap_differences(chosen, chosen_text, other), other
+        which, chosen, chosen_text, other = "segmenter", seg_probs, fusion.segmenter, fusion.sequence
+    return which, cap_differences(chosen, chosen_text, other), other, fusion
 
 
 def cap_differences(probs: np.ndarray, text: str, other: str) -> np.ndarray:
