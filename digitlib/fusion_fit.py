@@ -118,6 +118,7 @@ def row_pages(rows: int, seed: int = FUSION_SEED, root=None):
     digits = load_mnist(train=True, root=root)
     by_label = index_by_label(digits)
     for i in range(rows):
+        # (seed, 1, i): a stream of its own, apart from training_pages' (seed, i)
         grey, text, _ = make_row(np.random.default_rng((seed, 1, i)), digits, by_label)
         if text:
             pad = round(ROW_MARGIN * grey.shape[0] / 1.7)  # crops are about 1.7 digit heights tall
@@ -162,18 +163,19 @@ def rows_table(pages: list[PageRows]) -> str:
     where the readers disagree on a row (what ``reading.sequence.DISAGREE_CAP`` stands for)."""
     generators = [g for g in ("synth", "ink_pages", "line_rows") if any(p.generator == g for p in pages)]
     groups = [(ink, gen) for ink in ("threshold", "learned") for gen in (*generators, None)]
-    differ = [p for p in pages if any(r.segmenter != r.sequence for r in p.rows)]
+    differ = [i for i, p in enumerate(pages) if any(r.segmenter != r.sequence for r in p.rows)]
     lines = ["| rule | " + " | ".join(f"{ink}, {gen or 'all'}" for ink, gen in groups)
              + " | learned, even / odd pages | where the readers disagree, both inks |",
              "|---|" + "---:|" * (len(groups) + 2)]
+    learned = [i for i, p in enumerate(pages) if p.ink == "learned"]
     for name, rule in ROW_RULES.items():
+        hits = [fused_text(p.rows, rule) == p.label for p in pages]  # each page joined once a rule
         cells = []
         for ink, gen in groups:
-            mine = [p for p in pages if p.ink == ink and gen in (None, p.generator)]
-            cells.append(f"{sum(fused_text(p.rows, rule) == p.label for p in mine)} of {len(mine)}")
-        learned = [p for p in pages if p.ink == "learned"]
-        halves = [sum(fused_text(p.rows, rule) == p.label for p in learned[k::2]) for k in (0, 1)]
-        exact = sum(fused_text(p.rows, rule) == p.label for p in differ)
+            mine = [i for i, p in enumerate(pages) if p.ink == ink and gen in (None, p.generator)]
+            cells.append(f"{sum(hits[i] for i in mine)} of {len(mine)}")
+        halves = [sum(hits[i] for i in learned[k::2]) for k in (0, 1)]
+        exact = sum(hits[i] for i in differ)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {halves[0]} / {halves[1]} | "
                      f"{exact} of {len(differ)} ({exact / max(1, len(differ)):.1%}) |")
     return "\n".join(lines)

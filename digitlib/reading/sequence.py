@@ -172,9 +172,10 @@ def row_fusion(seg_probs: np.ndarray, seq: RowSequence, left_out: int = 0) -> Ro
     seg_text = digits_text(seg_probs)
     seg_conf = float(np.prod(seg_probs.max(1))) * LEFT_OUT_PENALTY ** left_out if len(seg_probs) else 0.0
     seq_conf = float(np.prod(seq.read.confidences)) if seq.read.text else 0.0
-    return RowFusion(seg_text, seg_conf, seq.read.text, seq_conf,
-                     line_net.text_log_likelihood(seq.read.probs, seg_text),
-                     line_net.text_log_likelihood(seq.read.probs, seq.read.text))
+    seq_likelihood = line_net.text_log_likelihood(seq.read.probs, seq.read.text)
+    # Most rows are read alike by both: one CTC pass gives both likelihoods.
+    seg_likelihood = seq_likelihood if seg_text == seq.read.text else line_net.text_log_likelihood(seq.read.probs, seg_text)
+    return RowFusion(seg_text, seg_conf, seq.read.text, seq_conf, seg_likelihood, seq_likelihood)
 
 
 def fuse_row(seg_probs: np.ndarray, seq: RowSequence, left_out: int = 0) -> tuple[str, np.ndarray, str | None, RowFusion]:
