@@ -22,6 +22,7 @@ The benchmarks' suites and holdout pages are never used for either.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -38,7 +39,8 @@ from .line_rows import index_by_label, make_row
 from .reading.result import ReadOptions
 from .reading.pipeline import run_pipeline
 from .reading.sequence import SEQUENCE_LOG_MARGIN, RowFusion, prefer_sequence
-from .recognizer import Recognizer, agreed_confidence, prefer_learned, shown_ink
+from .recognizer import (Recognizer, agreed_confidence, digits_left_out, prefer_learned, shown_ink,
+                         weighed_threshold_confidence)
 from .synth import make_image, random_number
 
 FUSION_SEED = 515151  # far from every benchmark seed and from synth.PHOTO_DIGITS_SEED
@@ -55,6 +57,12 @@ class PagePair:
     first_confidence: float
     second: str
     second_confidence: float
+    first_leaves_out: int = 0  # digits of the second reading the first leaves out (recognizer.digits_left_out)
+
+    @property
+    def first_weighed(self) -> float:
+        """The first (threshold) reading's confidence as ``recognizer.choose_ink`` weighs it, read both ways."""
+        return weighed_threshold_confidence(self.first_confidence, self.first_leaves_out)
 
 
 INK_PAGE_SIZE, INK_PAGE_UNIT = (640, 480), 2.5  # webcam-sized scenes, as ink_training.compare_on_pages
@@ -90,9 +98,12 @@ def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root
     first_options, second_options = CHOICES[choice]
     out = []
     for generator, image, text in training_pages(pages, seed, root):
-        first = recognizer.read(image, first_options)
         second = recognizer.read(image, second_options)
-        out.append(PagePair(generator, text, first.text, first.confidence, second.text, second.confidence))
+        if choice == "ink":  # as ReadOptions(ink="auto") reads it: in the polarity the learned stage found
+            first_options = dataclasses.replace(first_options, polarity=second.polarity)
+        first = recognizer.read(image, first_options)
+        out.append(PagePair(generator, text, first.text, first.confidence, second.text, second.confidence,
+                            digits_left_out(first, second)))
     return out
 
 
@@ -198,8 +209,10 @@ RULES = {
         **{f"threshold where at least {sure}, else the higher": (
             lambda p, sure=sure: p.first if p.first_confidence >= sure else _higher(p))
            for sure in (0.3, 0.5, 0.8, 0.9, 0.97, 0.99)},
-        "shipped (recognizer.prefer_learned)":
+        "previous (the threshold reading as sure as it is)":
             lambda p: p.second if prefer_learned(p.first_confidence, p.second_confidence) else p.first,
+        "shipped (recognizer.prefer_learned, the threshold reading weighed)":
+            lambda p: p.second if prefer_learned(p.first_weighed, p.second_confidence) else p.first,
     },
 }
 
@@ -234,7 +247,7 @@ def both_stages_table(pairs: list[PagePair]) -> str:
     lines = ["| pages | how many | exact |", "|---|---:|---:|",
              f"| both agree | {len(agree)} | {sum(p.first == p.label for p in agree)} |"]
     for name, conf in (("the learned stage's", lambda p: p.second_confidence),
-                       ("their geometric mean (shipped)", lambda p: agreed_confidence(p.first_confidence, p.second_confidence))):
+                       ("their geometric mean (shipped)", lambda p: agreed_confidence(p.first_weighed, p.second_confidence))):
         sure = [p for p in agree if conf(p) >= 0.9]
         lines.append(f"| both agree, {name} confidence at least 0.9 | {len(sure)} | {sum(p.first == p.label for p in sure)} |")
     lines.append(f"| they disagree: the shown reading | {len(differ)} | "
@@ -255,7 +268,7 @@ def ink_policy_reading(p: PagePair, first: str, read_both_below: float) -> tuple
     own = (p.first, p.first_confidence) if first == "threshold" else (p.second, p.second_confidence)
     if own[1] >= read_both_below:
         return own[0], own[1], False
-    learned_kept, confidence = shown_ink(p.first, p.first_confidence, p.second, p.second_confidence)
+    learned_kept, confidence = shown_ink(p.first, p.first_weighed, p.second, p.second_confidence)
     return (p.second if learned_kept else p.first), confidence, True
 
 

@@ -98,9 +98,25 @@ def shown_ink(threshold_text: str, threshold_confidence: float, learned_text: st
     return learned_kept, min(learned_confidence if learned_kept else threshold_confidence, INK_DISAGREE_CAP)
 
 
+def digits_left_out(reading: Reading, found: Reading) -> int:
+    """How many digits of ``found`` lie (their box's centre) in no digit box of ``reading``: digits
+    another reading of the same photo found that this one leaves out."""
+    boxes = [d.box for d in reading.digits]
+    return sum(not any(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in boxes)
+               for cx, cy in ((d.box[0] + d.box[2] / 2, d.box[1] + d.box[3] / 2) for d in found.digits))
+
+
+def weighed_threshold_confidence(confidence: float, left_out: int) -> float:
+    """The threshold reading's confidence as ``choose_ink`` weighs it, given how many digits of the
+    learned reading it leaves out (``digits_left_out``): the ink network marks digit ink only, so
+    each is a mark of the size of a digit left out, and lowers the reading as one does."""
+    return confidence * LEFT_OUT_PENALTY ** left_out
+
+
 def choose_ink(threshold: Reading, learned: Reading) -> Reading:
     """The surer of one photo's two readings, by the threshold and the learned ink stage; the
-    learned one must be at least ``INK_REPLACE_FROM`` sure.
+    learned one must be at least ``INK_REPLACE_FROM`` sure, and the threshold one's confidence is
+    lowered for each digit of the learned reading it leaves out (``weighed_threshold_confidence``).
 
     ``ReadOptions(ink="auto")`` reads every photo with both, the learned one first (a photo it
     finds too many marks in is not read again). On 681 photos from the training generators
@@ -117,6 +133,8 @@ def choose_ink(threshold: Reading, learned: Reading) -> Reading:
     confidence is at most ``INK_DISAGREE_CAP``, and so is each of its digits the other reading
     does not share; a warning names the other reading.
     """
+    threshold = dataclasses.replace(threshold, confidence=weighed_threshold_confidence(
+        threshold.confidence, digits_left_out(threshold, learned)))
     learned_kept, confidence = shown_ink(threshold.text, threshold.confidence, learned.text, learned.confidence)
     kept, other = (learned, threshold) if learned_kept else (threshold, learned)
     if kept.text == other.text:
@@ -221,15 +239,18 @@ class Recognizer:
             reading = self._read(image, dataclasses.replace(options, ink="learned"), classify)
             # Too many marks is a texture or a page of text whichever stage finds the ink.
             if TOO_MUCH_WORK not in reading.warnings:
-                threshold = self._read(image, dataclasses.replace(options, ink="threshold"), classify)
+                # The learned stage knows where the strokes are, so its polarity is the photo's.
+                threshold = self._read(image, dataclasses.replace(options, ink="threshold"), classify,
+                                       polarity_found=reading.polarity)
                 reading = choose_ink(threshold, reading)
         reading.warnings[:0] = notes  # the decoder's (a converted 16-bit scan, a turned JPEG, ...)
         reading.seconds = time.perf_counter() - start
         return reading
 
-    def _read(self, image, options: ReadOptions, classify: BudgetedClassify) -> Reading:
-        """``read`` with one ink stage ("threshold" or "learned")."""
-        result = run_pipeline(image, options, classify)
+    def _read(self, image, options: ReadOptions, classify: BudgetedClassify,
+              polarity_found: str | None = None) -> Reading:
+        """``read`` with one ink stage ("threshold" or "learned"); ``polarity_found`` as ``run_pipeline``'s."""
+        result = run_pipeline(image, options, classify, polarity_found)
         digits = []
         for d, probs in zip(result.digits, result.probs):
             best = top3(probs[None])[0]
@@ -262,4 +283,5 @@ class Recognizer:
         return Reading(
             text=text, digits=digits, confidence=confidence, warnings=warnings,
             stages=result.stages, image=result.image_rgb, scale=result.scale, left_out=result.left_out,
+            polarity=result.polarity,
         )

@@ -75,14 +75,15 @@ def test_turning_keeps_all_of_the_photo():
     assert moved.min() >= -1 and moved[:, 0].max() <= new_w + 1 and moved[:, 1].max() <= new_h + 1
 
 
-def test_the_footprint_is_the_turned_photo_without_its_uncovered_corners():
+def test_a_turned_map_holds_nothing_where_the_turn_uncovers_the_canvas():
     height, width = 240, 320
     matrix, size = geometry.level_matrix(25.0, height, width)
-    inside = geometry.footprint(matrix, size, height, width)
-    assert inside.dtype == bool and inside.shape == (size[1], size[0])
-    assert inside[size[1] // 2, size[0] // 2] and not inside[0, 0] and not inside[-1, -1]
-    # About the photo's area, less a margin along its edges.
-    assert 0.9 * height * width < inside.sum() < height * width
+    turned = geometry.turn(np.ones((height, width), np.float32), matrix, size, fill=0.0)
+    assert turned.dtype == np.float32 and turned.shape == (size[1], size[0])
+    assert turned[size[1] // 2, size[0] // 2] == 1.0 and turned[0, 0] == 0.0 and turned[-1, -1] == 0.0
+    assert abs(turned.sum() - height * width) < 0.01 * height * width  # all of the map, nothing added
+    # A photo's uncovered corners repeat its edge instead.
+    assert geometry.turn(np.full((height, width), 200, np.uint8), matrix, size)[0, 0] == 200
 
 
 def test_the_learned_ink_of_a_turned_photo_leaves_out_the_corners_the_turn_uncovers(recognizer, train_digits):

@@ -10,7 +10,8 @@ import pytest
 import numpy as np
 
 from digitlib.reading.result import DigitReading, Reading, ReadOptions
-from digitlib.recognizer import INK_DISAGREE_CAP, choose_ink
+from digitlib.reading.coverage import LEFT_OUT_PENALTY
+from digitlib.recognizer import INK_DISAGREE_CAP, choose_ink, digits_left_out
 from tests.support import read_sample_labels
 from tests.test_ink_net import _page_with_a_line_and_a_shadow
 
@@ -29,13 +30,25 @@ def test_where_the_ink_stages_agree_the_surer_reading_is_kept_as_sure_as_both_to
 
 @pytest.mark.parametrize("threshold, learned, shown", [(0.3, 0.95, "learned"), (0.45, 0.2, "threshold")])
 def test_where_they_disagree_the_surer_is_shown_capped_and_the_other_named(threshold, learned, shown):
-    kept = choose_ink(_reading("345", threshold, "threshold"), _reading("3450", learned, "learned"))
+    kept = choose_ink(_reading("3451", threshold, "threshold"), _reading("3450", learned, "learned"))
     assert kept.stages[0][0] == shown
     assert kept.confidence == pytest.approx(min(max(threshold, learned), INK_DISAGREE_CAP))
-    assert kept.warnings == [f"The two ink stages disagree: with the threshold it reads 345, with the learned ink "
+    assert kept.warnings == [f"The two ink stages disagree: with the threshold it reads 3451, with the learned ink "
                              f"3450; {kept.text} is shown. Check the number."]
-    # Only a digit the other reading lacks (the "0") is capped; the shared ones keep theirs.
-    assert [d.confidence for d in kept.digits] == [0.99, 0.99, 0.99] + ([INK_DISAGREE_CAP] if shown == "learned" else [])
+    # Only a digit the other reading lacks (the last) is capped; the shared ones keep theirs.
+    assert [d.confidence for d in kept.digits] == [0.99, 0.99, 0.99, INK_DISAGREE_CAP]
+
+
+def test_a_threshold_reading_that_leaves_out_a_digit_the_ink_network_found_is_less_sure():
+    # The learned reading's "0" lies where the threshold reading has no digit: a digit-sized mark
+    # left out, so the threshold's 0.45 counts as 0.45 * LEFT_OUT_PENALTY (0.135), under the 0.2.
+    assert LEFT_OUT_PENALTY * 0.45 < 0.2 < 0.45
+    threshold, learned = _reading("345", 0.45, "threshold"), _reading("3450", 0.2, "learned")
+    assert digits_left_out(threshold, learned) == 1 and digits_left_out(learned, threshold) == 0
+    kept = choose_ink(threshold, learned)
+    assert kept.stages[0][0] == "learned" and kept.confidence == pytest.approx(0.2)
+    # Where the threshold reading covers that digit too, its own confidence stands.
+    assert choose_ink(_reading("3451", 0.45, "threshold"), learned).stages[0][0] == "threshold"
 
 
 def test_a_hard_shadow_across_a_number_keeps_every_digit(recognizer, test_digits):
@@ -101,8 +114,10 @@ def test_the_fit_weighs_each_way_of_reading_as_the_recognizer_reads(threshold, l
     # show what choose_ink shows, and a way that reads once keeps the first stage's reading.
     from digitlib.fusion_fit import PagePair, ink_policy_reading
 
-    pair = PagePair("synth", "3450", threshold[0], threshold[1], learned[0], learned[1])
-    kept = choose_ink(_reading(threshold[0], threshold[1], "threshold"), _reading(learned[0], learned[1], "learned"))
+    by_threshold, by_learned = _reading(threshold[0], threshold[1], "threshold"), _reading(learned[0], learned[1], "learned")
+    pair = PagePair("synth", "3450", threshold[0], threshold[1], learned[0], learned[1],
+                    digits_left_out(by_threshold, by_learned))
+    kept = choose_ink(by_threshold, by_learned)
     text, confidence, twice = ink_policy_reading(pair, "learned", math.inf)
     assert twice and text == kept.text and confidence == pytest.approx(kept.confidence)
     assert ink_policy_reading(pair, "threshold", 0.0) == (threshold[0], threshold[1], False)

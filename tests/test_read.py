@@ -190,6 +190,47 @@ def test_white_on_black_both_ways(recognizer, test_digits):
     assert recognizer.read(255 - page, ReadOptions(polarity="light")).text == "5931"
 
 
+def test_light_paper_on_a_dark_desk_is_read_as_dark_ink(recognizer, test_digits):
+    # Most of the photo is a dark desk, so a guess from the whole photo's brightness takes the paper
+    # for a light stroke; the learned ink stage knows where the strokes are, and they are darker
+    # than the paper around them. (Both ink stages read "10030" in the guessed polarity.)
+    page = paper(test_digits, "3450", height=50, pad=30)
+    desk = np.empty((480, 640, 3), np.uint8)
+    desk[:] = (30, 60, 40)
+    h, w = page.shape[:2]
+    desk[(480 - h) // 2:(480 + h) // 2, (640 - w) // 2:(640 + w) // 2] = page
+    grey = illumination.to_grey(desk)
+    assert illumination.detect_polarity(grey, illumination.estimate_background(grey)) == "light"
+    reading = recognizer.read(desk)
+    assert reading.text == "3450" and reading.polarity == "dark"
+    assert not any("Light strokes" in w for w in reading.warnings)
+
+
+@pytest.mark.parametrize("desk", [(40, 90, 50), (150, 160, 170)])  # BGR: a green desk, a light grey one
+def test_paper_turned_on_a_desk_reads_right(recognizer, test_digits, desk):
+    # A sheet turned by 15 degrees: its paper, brighter than the desk, once tipped the polarity guess
+    # (both desks read as light ink: "0" and "5208441"); the number is turned level to be read.
+    page = paper(test_digits, "3833742", height=40, pad=40)
+    h, w = page.shape[:2]
+    photo = np.empty((480, 640, 3), np.uint8)
+    photo[:] = desk
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 15, 1.0)
+    turn[:, 2] += (320 - w / 2, 240 - h / 2)
+    cv2.warpAffine(page, turn, (640, 480), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
+    reading = recognizer.read(photo)
+    assert reading.text == "3833742" and reading.polarity == "dark"
+
+
+def test_polarity_of_ink_compares_the_strokes_with_the_paper_around_them():
+    grey = np.full((100, 100), 60, np.uint8)  # a dark desk
+    grey[20:80, 20:80] = 220  # light paper
+    cv2.line(grey, (40, 30), (50, 70), 30, 4)
+    ink = grey == 30
+    assert illumination.polarity_of_ink(grey, ink) == "dark"
+    assert illumination.polarity_of_ink(255 - grey, ink) == "light"
+    assert illumination.polarity_of_ink(grey, np.zeros_like(ink)) is None
+
+
 def test_separators_are_ignored(recognizer, test_digits):
     assert recognizer.read(paper(test_digits, "12.50")).text == "1250"
 

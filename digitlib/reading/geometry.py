@@ -78,28 +78,17 @@ def level_matrix(slope_deg: float, height: int, width: int) -> tuple[np.ndarray,
     return matrix, (new_w, new_h)
 
 
-def turn(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def turn(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], fill: float | None = None) -> np.ndarray:
     """``image`` (H, W) or (H, W, C), any dtype, mapped by ``matrix`` onto a ``size`` (width, height) canvas.
 
-    The corners the turn uncovers repeat the image's edge: a black or white fill would be a
-    frame of strong edges, which the ink stages would find.
+    The corners the turn uncovers repeat the image's edge (``fill`` None): a black or white fill
+    would be a frame of strong edges, which the ink stages would find. A map of what is where
+    (the ink probability) takes ``fill`` there instead: nothing is there.
     """
-    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-#: Pixels of the turned canvas this close to the photo's own edge are left out with the corners the
-#: turn uncovers: interpolation there mixes in the repeated edge.
-FOOTPRINT_MARGIN = 2
-
-
-def footprint(matrix: np.ndarray, size: tuple[int, int], height: int, width: int) -> np.ndarray:
-    """bool (size[1], size[0]): where a (height, width) image turned by ``matrix`` onto a canvas of
-    ``size`` (width, height) lies, ``FOOTPRINT_MARGIN`` px inside its edge. The corners outside repeat
-    the photo's edge in streaks, which the ink network takes for strokes."""
-    inside = cv2.warpAffine(np.ones((height, width), np.uint8), matrix, size, flags=cv2.INTER_NEAREST,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    side = 2 * FOOTPRINT_MARGIN + 1
-    return cv2.erode(inside, np.ones((side, side), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
+    if fill is None:
+        return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=fill)
 
 
 def box_back(box: tuple[int, int, int, int], matrix: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .binarise import stroke_width
+
 
 def working_scale(height: int, width: int, max_side: int, min_side: int = 320) -> float:
     """The factor that brings the image to a working size.
@@ -68,6 +70,26 @@ def detect_polarity(grey: np.ndarray, background: np.ndarray) -> str:
     lighter = _excess_over(cv2.subtract(grey, background), 20)
     # Dark ink on paper is by far the common case: only a clear majority flips it.
     return "light" if lighter > 2 * darker else "dark"
+
+
+def polarity_of_ink(grey: np.ndarray, ink: np.ndarray) -> str | None:
+    """"dark" where the pixels of a bool (H, W) ``ink`` mask are darker on uint8 (H, W) ``grey``
+    than the paper right around them, "light" where lighter; None for an empty mask.
+
+    The learned ink stage knows where the strokes are whatever their polarity, so this needs no
+    guess from the whole photo's brightness (``detect_polarity``), which a dark desk around light
+    paper, or a bright shadow, tips the wrong way.
+    """
+    if not ink.any():
+        return None
+    m = ink.astype(np.uint8)
+    # The surround: a band about as wide as two strokes just outside the ink, where the paper
+    # (or board) the strokes lie on shows, not the desk or a shadow a hand's width away.
+    reach = 2 * max(1, round(stroke_width(m))) + 1
+    around = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))) - m
+    if not around.any():
+        return None
+    return "dark" if cv2.mean(grey, m)[0] < cv2.mean(grey, around)[0] else "light"
 
 
 def _excess_over(values: np.ndarray, floor: int) -> float:

@@ -79,6 +79,7 @@ class PipelineResult:
     scale: float  # working size / original size
     left_out: list[tuple[int, int, int, int]]  # digit-sized marks in the number's rows no digit covers, original px
     fusions: list[sequence.RowFusion] = field(default_factory=list)  # each fused row's two readings, in order
+    polarity: str = "dark"  # the ink read: "dark" on light paper or "light" on a dark ground
 
 
 @dataclass
@@ -94,10 +95,10 @@ class Work:
     photo_rgb: np.ndarray | None = None  # the working-size photo as decoded, never turned
     scale: float = 1.0
     level: np.ndarray | None = None  # float64 (2, 3): decoded working px -> turned px, when turned
-    in_photo: np.ndarray | None = None  # bool (H, W): where the photo lies on the turned canvas, when turned
     grey: np.ndarray | None = None
     background: np.ndarray | None = None
     polarity: str = "dark"
+    polarity_found: str | None = None  # found by an earlier pass over the photo, for options.polarity "auto"
     ink: np.ndarray | None = None
     binary: np.ndarray | None = None
     clean: np.ndarray | None = None
@@ -136,7 +137,20 @@ def stage_background(w: Work) -> np.ndarray:
 
 def stage_flatten(w: Work) -> np.ndarray:
     polarity = w.options.polarity
-    w.polarity = illumination.detect_polarity(w.grey, w.background) if polarity == "auto" else polarity
+    if polarity == "auto":
+        polarity = w.polarity_found or illumination.detect_polarity(w.grey, w.background)
+    w.polarity = polarity
+    w.ink = illumination.ink_map(w.grey, w.background, w.polarity)
+    return w.ink
+
+
+def stage_flatten_learned(w: Work) -> np.ndarray:
+    # The ink network has marked the strokes already, whatever their polarity: the polarity is
+    # whether they are darker or lighter than the paper around them, not a guess from the photo.
+    polarity = w.options.polarity
+    if polarity == "auto":
+        polarity = illumination.polarity_of_ink(w.grey, w.binary) or illumination.detect_polarity(w.grey, w.background)
+    w.polarity = polarity
     w.ink = illumination.ink_map(w.grey, w.background, w.polarity)
     return w.ink
 
@@ -184,14 +198,18 @@ def stage_learned_ink(w: Work) -> np.ndarray:
     # The network marks digit ink only: ruled and grid lines, boxes, separators, shadows
     # and paper edges stay out of the mask, so no line removal follows. The flattened
     # ink (w.ink) still gives the strokes their strength when a digit is normalised.
-    # Turned level, the photo's canvas grows but its digits do not: the second pass keeps the first's scale.
-    w.ink_probability, w.ink_scale = ink_net.ink_probability(w.bgr, scale=w.ink_scale)
+    if w.level is None:
+        w.ink_probability, w.ink_scale = ink_net.ink_probability(w.bgr)
+    else:
+        # Turned level, the photo is read again (at the first pass's scale: the canvas grows, its
+        # digits do not) and the two views are averaged, the first's map turned with the photo and
+        # nothing outside it. Either view alone sees things the other does not: on the turned
+        # canvas the network took paper corners and the streaks of the uncovered corners for strokes.
+        h, wd = w.bgr.shape[:2]
+        turned = geometry.turn(w.ink_probability, w.level, (wd, h), fill=0.0)
+        again, _ = ink_net.ink_probability(w.bgr, scale=w.ink_scale)
+        w.ink_probability = (turned + again) / 2
     w.binary = ink_net.ink_mask(w.ink_probability)
-    if w.in_photo is not None:
-        # The network takes the streaks that the turn's uncovered corners repeat for strokes. (The
-        # threshold stage's clean-up drops them as edges of the frame, and keeps the paper's edges
-        # out only while they touch the frame: it is not masked.)
-        w.binary &= w.in_photo
     return (w.ink_probability * 255 + 0.5).astype(np.uint8)
 
 
@@ -234,7 +252,6 @@ def stage_level(w: Work) -> np.ndarray:
     if slope is not None and abs(slope) >= geometry.LEVEL_FROM_DEG:
         h, wd = w.bgr.shape[:2]
         w.level, size = geometry.level_matrix(slope, h, wd)
-        w.in_photo = geometry.footprint(w.level, size, h, wd)
         w.bgr = geometry.turn(w.bgr, w.level, size)
         w.rgb = cv2.cvtColor(w.bgr, cv2.COLOR_BGR2RGB)
         # Everything from the grey image to the rows again, on the level photo: the ink stages
@@ -327,21 +344,25 @@ SEQUENCE_STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = [
 ]
 
 
-LEARNED_STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = STAGES[:4] + [
-    ("5. Ink probability (learned)", stage_learned_ink),
+LEARNED_STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = STAGES[:3] + [
+    ("4. Ink probability (learned)", stage_learned_ink),
+    ("5. Ink, light flattened (polarity of the learned ink)", stage_flatten_learned),
     ("6. Cleaned (specks, edges removed)", stage_clean_learned),
 ] + STAGES[6:]
 
 
-def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> PipelineResult:
+def run_pipeline(image, options: ReadOptions, classify: bl.Classify,
+                 polarity_found: str | None = None) -> PipelineResult:
     """Run every stage on ``image``; ValueError if it is not a readable image.
 
     ``classify(digits, stroke_variants=False) -> (labels, probs)`` is
     ``Recognizer.classify``, or a ``BudgetedClassify`` whose budget this reading shares.
+    ``polarity_found``: the polarity an earlier pass over this photo found (the learned ink
+    stage's ``PipelineResult.polarity``), taken where ``options.polarity`` is "auto".
     """
     # A caller reading one photo more than once (recognizer's two ink stages) passes one budget for all.
     budget = classify if isinstance(classify, BudgetedClassify) else BudgetedClassify(classify)
-    work = Work(source=image, options=options, classify=budget)
+    work = Work(source=image, options=options, classify=budget, polarity_found=polarity_found)
     stages = []
     plan = LEARNED_STAGES if options.ink == "learned" else STAGES
     if options.reader != "segmenter" and line_net.line_net_available():
@@ -365,7 +386,8 @@ def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> Pipeline
     ]
     left_out = [_to_original(box, work) for box in work.left_out]
     warnings = list(dict.fromkeys(work.warnings))  # a stage run twice (stage_level) says it once
-    return PipelineResult(digits, work.probs, stages, warnings, work.photo_rgb, work.scale, left_out, work.fusions)
+    return PipelineResult(digits, work.probs, stages, warnings, work.photo_rgb, work.scale, left_out, work.fusions,
+                          work.polarity)
 
 
 def _to_original(box: tuple[int, int, int, int], work: Work) -> tuple[int, int, int, int]:

@@ -78,6 +78,7 @@ class Reading:
     # (x, y, w, h), original px: digit-sized marks in the number's rows that no digit covers (each
     # lowered the confidence and has a warning saying where)
     left_out: list[tuple[int, int, int, int]] = field(default_factory=list)
+    polarity: str = "dark"  # the ink read: "dark" on light paper, or "light" on a dark ground
 
     @property
     def rows(self) -> list[str]:
