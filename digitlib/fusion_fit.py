@@ -22,7 +22,6 @@ The benchmarks' suites and holdout pages are never used for either.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import math
@@ -98,10 +97,8 @@ def read_pairs(recognizer: Recognizer, pages: int, seed: int = FUSION_SEED, root
     first_options, second_options = CHOICES[choice]
     out = []
     for generator, image, text in training_pages(pages, seed, root):
-        second = recognizer.read(image, second_options)
-        if choice == "ink":  # as ReadOptions(ink="auto") reads it: in the polarity the learned stage found
-            first_options = dataclasses.replace(first_options, polarity=second.polarity)
         first = recognizer.read(image, first_options)
+        second = recognizer.read(image, second_options)
         out.append(PagePair(generator, text, first.text, first.confidence, second.text, second.confidence,
                             digits_left_out(first, second)))
     return out

@@ -72,8 +72,8 @@ def left_out_warning(box: tuple[int, int, int, int], digits: list[DigitReading])
 #: this sure: below it a reading is a guess (the app shows no number below it either), and the
 #: network finds digit-like ink in pure noise, at confidences of about 1e-6.
 INK_REPLACE_FROM = 0.10
-#: Where the two ink stages read different numbers, the reading shown was exact 88 times in 211
-#: on those photos (42 %; before rows became chains, 84 in 219): its confidence is capped below that.
+#: Where the two ink stages read different numbers, the reading shown was exact 80 times in 197
+#: on those photos (41 %; before the left-out digits were weighed, 88 in 211): its confidence is capped below that.
 INK_DISAGREE_CAP = 0.25
 
 
@@ -120,15 +120,16 @@ def choose_ink(threshold: Reading, learned: Reading) -> Reading:
 
     ``ReadOptions(ink="auto")`` reads every photo with both, the learned one first (a photo it
     finds too many marks in is not read again). On 681 photos from the training generators
-    (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md; measured again after rows became
-    chains) that reads 528 exactly (the learned stage alone 523, the threshold stage alone 466), and
-    its readings at 0.9 or more are exact 99.2 % of the time. Reading a photo a second time only
-    where the first reading is under 0.5 would read 533 exactly, in a little over half the time,
-    but at 0.9 or more only 97.3 % exactly (0.97: 530 and 97.4 %; the threshold stage first: 525
-    and 95.2 %): the other stage is the check that finds the confident mistakes.
+    (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md; measured again on 2026-12-03,
+    with the learned stage's own polarity and the left-out digits weighed) that reads 537 exactly
+    (529 with the threshold reading as sure as it is; the learned stage alone 540, the threshold
+    stage alone 476), and its readings at 0.9 or more are exact 99.2 % of the time (365 of 368).
+    Reading a photo a second time only where the first reading is under 0.5 would read 538
+    exactly, in 205 of 681 photos twice, but at 0.9 or more only 97.3 % exactly (the threshold
+    stage first: 530 and 95.2 %): the other stage is the check that finds the confident mistakes.
 
     Where the two read the same number, its confidence is the geometric mean of theirs (on the
-    training generators' photos, such numbers were exact 440 times in 470; the mean put 366 of
+    training generators' photos, such numbers were exact 457 times in 484; the mean put 368 of
     them at 0.9 or more, 3 of those wrong). Where their numbers differ, the kept reading's
     confidence is at most ``INK_DISAGREE_CAP``, and so is each of its digits the other reading
     does not share; a warning names the other reading.
@@ -239,18 +240,15 @@ class Recognizer:
             reading = self._read(image, dataclasses.replace(options, ink="learned"), classify)
             # Too many marks is a texture or a page of text whichever stage finds the ink.
             if TOO_MUCH_WORK not in reading.warnings:
-                # The learned stage knows where the strokes are, so its polarity is the photo's.
-                threshold = self._read(image, dataclasses.replace(options, ink="threshold"), classify,
-                                       polarity_found=reading.polarity)
+                threshold = self._read(image, dataclasses.replace(options, ink="threshold"), classify)
                 reading = choose_ink(threshold, reading)
         reading.warnings[:0] = notes  # the decoder's (a converted 16-bit scan, a turned JPEG, ...)
         reading.seconds = time.perf_counter() - start
         return reading
 
-    def _read(self, image, options: ReadOptions, classify: BudgetedClassify,
-              polarity_found: str | None = None) -> Reading:
-        """``read`` with one ink stage ("threshold" or "learned"); ``polarity_found`` as ``run_pipeline``'s."""
-        result = run_pipeline(image, options, classify, polarity_found)
+    def _read(self, image, options: ReadOptions, classify: BudgetedClassify) -> Reading:
+        """``read`` with one ink stage ("threshold" or "learned")."""
+        result = run_pipeline(image, options, classify)
         digits = []
         for d, probs in zip(result.digits, result.probs):
             best = top3(probs[None])[0]

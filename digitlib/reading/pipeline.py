@@ -98,7 +98,6 @@ class Work:
     grey: np.ndarray | None = None
     background: np.ndarray | None = None
     polarity: str = "dark"
-    polarity_found: str | None = None  # found by an earlier pass over the photo, for options.polarity "auto"
     ink: np.ndarray | None = None
     binary: np.ndarray | None = None
     clean: np.ndarray | None = None
@@ -137,9 +136,7 @@ def stage_background(w: Work) -> np.ndarray:
 
 def stage_flatten(w: Work) -> np.ndarray:
     polarity = w.options.polarity
-    if polarity == "auto":
-        polarity = w.polarity_found or illumination.detect_polarity(w.grey, w.background)
-    w.polarity = polarity
+    w.polarity = illumination.detect_polarity(w.grey, w.background) if polarity == "auto" else polarity
     w.ink = illumination.ink_map(w.grey, w.background, w.polarity)
     return w.ink
 
@@ -351,18 +348,15 @@ LEARNED_STAGES: list[tuple[str, Callable[[Work], np.ndarray]]] = STAGES[:3] + [
 ] + STAGES[6:]
 
 
-def run_pipeline(image, options: ReadOptions, classify: bl.Classify,
-                 polarity_found: str | None = None) -> PipelineResult:
+def run_pipeline(image, options: ReadOptions, classify: bl.Classify) -> PipelineResult:
     """Run every stage on ``image``; ValueError if it is not a readable image.
 
     ``classify(digits, stroke_variants=False) -> (labels, probs)`` is
     ``Recognizer.classify``, or a ``BudgetedClassify`` whose budget this reading shares.
-    ``polarity_found``: the polarity an earlier pass over this photo found (the learned ink
-    stage's ``PipelineResult.polarity``), taken where ``options.polarity`` is "auto".
     """
     # A caller reading one photo more than once (recognizer's two ink stages) passes one budget for all.
     budget = classify if isinstance(classify, BudgetedClassify) else BudgetedClassify(classify)
-    work = Work(source=image, options=options, classify=budget, polarity_found=polarity_found)
+    work = Work(source=image, options=options, classify=budget)
     stages = []
     plan = LEARNED_STAGES if options.ink == "learned" else STAGES
     if options.reader != "segmenter" and line_net.line_net_available():
