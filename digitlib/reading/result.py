@@ -17,7 +17,8 @@ class ReadOptions:
     """The few knobs that rescue a bad photo; the defaults suit most photos and scans.
 
     polarity: "auto", "dark" (dark ink on light paper) or "light" (light strokes
-    on a dark background, like MNIST). ink: "learned" (the ink network marks the digit
+    on a dark background, like MNIST); "auto": the learned ink stage takes it from its own mask
+    (``illumination.polarity_of_ink``), the threshold stage guesses it from the whole photo. ink: "learned" (the ink network marks the digit
     ink, ``reading.ink_net``), "threshold" (a threshold on the flattened ink, then
     line, speck and edge removal) or "auto" (both: the learned stage first, then the
     threshold one, the surer reading shown: ``recognizer.choose_ink``). min_digit_height:
