@@ -176,12 +176,10 @@ def rows_table(pages: list[PageRows]) -> str:
              + " | learned, even / odd pages | where the readers disagree, both inks |",
              "|---|" + "---:|" * (len(groups) + 2)]
     learned = [i for i, p in enumerate(pages) if p.ink == "learned"]
+    members = [[i for i, p in enumerate(pages) if p.ink == ink and gen in (None, p.generator)] for ink, gen in groups]
     for name, rule in ROW_RULES.items():
         hits = [fused_text(p.rows, rule) == p.label for p in pages]  # each page joined once a rule
-        cells = []
-        for ink, gen in groups:
-            mine = [i for i, p in enumerate(pages) if p.ink == ink and gen in (None, p.generator)]
-            cells.append(f"{sum(hits[i] for i in mine)} of {len(mine)}")
+        cells = [f"{sum(hits[i] for i in mine)} of {len(mine)}" for mine in members]
         halves = [sum(hits[i] for i in learned[k::2]) for k in (0, 1)]
         exact = sum(hits[i] for i in differ)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {halves[0]} / {halves[1]} | "

@@ -84,6 +84,13 @@ def digit_from_box(rgb: np.ndarray, box: Box, polarity: str = "auto") -> np.ndar
     return to_mnist(np.ascontiguousarray(ink[y0:y1, x0:x1]), np.ascontiguousarray(mask))
 
 
+def box_polarity(reading: Reading, polarity: str = "auto") -> str:
+    """The polarity a box drawn on ``reading``'s photo is cut in: ``polarity`` as chosen, or for
+    "auto" the one the photo was read in (``Reading.polarity``): the learned ink stage's, which a
+    dark desk around light paper does not fool as a guess from the whole photo is fooled."""
+    return reading.polarity if polarity == "auto" else polarity
+
+
 def _row_of(box: Box, digits: Sequence[DigitReading]) -> int:
     """The row of the digit whose vertical centre is nearest the box's (0 when there are none)."""
     if not digits:
@@ -103,12 +110,14 @@ def edit_reading(reading: Reading, classify: Classify, removed: Sequence[int] = 
     ``added`` (in pixels of ``reading.image``), cut from the photo and classified; digits in
     reading order (row, then left to right), text and confidence recomputed. The warnings are
     the new digits' own (the reading's spoke of digits by their old numbers); the user has
-    checked the boxes, so no mark counts as left out. ValueError from ``digit_from_box``."""
+    checked the boxes, so no mark counts as left out. The boxes are cut in ``box_polarity``.
+    ValueError from ``digit_from_box``."""
     if reading.image is None:
         raise ValueError("this reading has no photo to draw boxes on")
     kept = [d for i, d in enumerate(reading.digits) if i not in set(removed)]
     new: list[DigitReading] = []
     if added:
+        polarity = box_polarity(reading, polarity)
         images = np.stack([digit_from_box(reading.image, box, polarity) for box in added])
         _, probs = classify(images)
         for box, image, p in zip(added, images, probs):

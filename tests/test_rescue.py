@@ -101,3 +101,25 @@ def test_mark_box_draws_only_the_outline():
     out = rescue.mark_box(np.zeros((100, 100, 3), np.uint8), (20, 20, 40, 40))
     assert (out[20, 20:30] == rescue.PENDING_COLOUR).all(axis=1).any()
     assert (out[40, 40] == 0).all()  # inside stays as it was
+
+
+def test_a_box_added_to_a_photo_of_paper_on_a_dark_desk_is_cut_in_the_polarity_it_was_read_in(recognizer, test_digits):
+    # The whole photo's guess takes the light paper for a light stroke; the reading knows better
+    # (Reading.polarity, from the learned ink), and a box the user adds is cut as the photo was read.
+    from tests.test_read import paper
+
+    page = paper(test_digits, "3450", height=50, pad=30)
+    photo = np.empty((480, 640, 3), np.uint8)
+    photo[:] = (30, 60, 40)
+    h, w = page.shape[:2]
+    photo[(480 - h) // 2:(480 + h) // 2, (640 - w) // 2:(640 + w) // 2] = page
+    reading = recognizer.read(photo)
+    assert reading.text == "3450" and reading.polarity == "dark"
+    box = tuple(round(v * reading.scale) for v in reading.digits[1].box)
+    assert rescue.box_polarity(reading) == "dark" and rescue.box_polarity(reading, "light") == "light"
+    without = rescue.edit_reading(reading, recognizer.classify, removed=[1])
+    assert without.text == "350"
+    assert rescue.edit_reading(without, recognizer.classify, added=[box]).text == "3450"
+    # Cut in the whole photo's guess, the same box is an outline of the "4", not a "4".
+    guessed = rescue.edit_reading(without, recognizer.classify, added=[box], polarity="light")
+    assert guessed.text != "3450"

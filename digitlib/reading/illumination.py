@@ -83,9 +83,14 @@ def polarity_of_ink(grey: np.ndarray, ink: np.ndarray) -> str | None:
     if not ink.any():
         return None
     m = ink.astype(np.uint8)
+    # All of it measured within the ink's bounding box and a band around it: the same numbers, a
+    # fraction of the work on a large photo, where the digits are a small part of it.
+    x, y, w, h = cv2.boundingRect(m)
     # The surround: a band about as wide as two strokes just outside the ink, where the paper
     # (or board) the strokes lie on shows, not the desk or a shadow a hand's width away.
-    reach = 2 * max(1, round(stroke_width(m))) + 1
+    reach = 2 * max(1, round(stroke_width(m[y:y + h, x:x + w]))) + 1
+    x0, y0 = max(0, x - reach), max(0, y - reach)
+    m, grey = m[y0:y + h + reach, x0:x + w + reach], grey[y0:y + h + reach, x0:x + w + reach]
     around = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach))) - m
     if not around.any():
         return None

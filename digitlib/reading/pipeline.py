@@ -135,18 +135,21 @@ def stage_background(w: Work) -> np.ndarray:
 
 
 def stage_flatten(w: Work) -> np.ndarray:
-    polarity = w.options.polarity
-    w.polarity = illumination.detect_polarity(w.grey, w.background) if polarity == "auto" else polarity
-    w.ink = illumination.ink_map(w.grey, w.background, w.polarity)
-    return w.ink
+    return _flatten(w, lambda: None)
 
 
 def stage_flatten_learned(w: Work) -> np.ndarray:
     # The ink network has marked the strokes already, whatever their polarity: the polarity is
     # whether they are darker or lighter than the paper around them, not a guess from the photo.
+    return _flatten(w, lambda: illumination.polarity_of_ink(w.grey, w.binary))
+
+
+def _flatten(w: Work, found: Callable[[], str | None]) -> np.ndarray:
+    """The flattened ink (``w.ink``) in the polarity chosen, or, for "auto", the one ``found()``
+    gives (None: none found), else the guess from the whole photo."""
     polarity = w.options.polarity
     if polarity == "auto":
-        polarity = illumination.polarity_of_ink(w.grey, w.binary) or illumination.detect_polarity(w.grey, w.background)
+        polarity = found() or illumination.detect_polarity(w.grey, w.background)
     w.polarity = polarity
     w.ink = illumination.ink_map(w.grey, w.background, w.polarity)
     return w.ink

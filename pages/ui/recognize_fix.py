@@ -91,7 +91,7 @@ def pending_box(photo: Photo, shown: Reading) -> tuple[int, int, int, int] | Non
 def _add_box(photo: Photo, base: Reading, polarity: str) -> None:
     box = tuple(int(state[f"recognize_box_{photo.key}_{f}"]) for f in BOX_FIELDS)
     try:
-        rescue.digit_from_box(base.image, box, polarity)  # refuse a box with no digit in it now
+        rescue.digit_from_box(base.image, box, rescue.box_polarity(base, polarity))  # refuse a box with no digit in it now
     except ValueError as exc:
         _message(photo, "error", f"That box was not added: {exc}.")
         return
