@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--lr", type=float, help="peak learning rate (default 0.002)")
     q.add_argument("--val-rows", type=int, help="rows that report progress (default 500)")
     q.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    q.add_argument("--init-from", metavar="WEIGHTS", help="go on training these weights (a second round; give "
+                                                          "another --seed so that the rows are new)")
     _add_data_args(q)
 
     r = sub.add_parser("read", help="read the number in images, folders (recursively) and globs")
@@ -335,7 +337,7 @@ def cmd_train_ink(args: argparse.Namespace) -> int:
 def cmd_train_lines(args: argparse.Namespace) -> int:
     from .line_training import LineTrainConfig, train_lines
 
-    cfg = _given(LineTrainConfig(seed=args.seed), args, ("steps", "batch_size", "lr", "val_rows", "threads"))
+    cfg = _given(LineTrainConfig(seed=args.seed), args, ("steps", "batch_size", "lr", "val_rows", "threads", "init_from"))
     result = train_lines(cfg, args.out, data_dir=args.data, download=not args.no_download,
                          log=lambda line: print(line, flush=True))
     print(f"done: {result.params} parameters, {result.seconds:.0f} s, validation {result.val_exact:.1%} exact rows, "

@@ -21,7 +21,8 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from .data import load_mnist
 from .line_rows import index_by_label, make_row
-from .reading.line_net import BLANK, HEIGHT, STRIDE, LineNet, read_inputs, row_input, save_weights
+from .reading.line_net import (BLANK, HEIGHT, STRIDE, LineNet, load_line_net, model_config, read_inputs, row_input,
+                                save_weights)
 
 VALIDATION_SEED_OFFSET = 1000
 
@@ -38,6 +39,9 @@ class LineTrainConfig:
     hidden: int = 96
     threads: int = 0  # 0: torch's default
     log_every: int = 250
+    # Weights to go on from (a second round on fresh rows, ``seed`` apart from the first's);
+    # their architecture replaces ``widths`` and ``hidden``. "": start from scratch.
+    init_from: str = ""
 
 
 def batch_tensors(rows: list[tuple[np.ndarray, str, str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -101,7 +105,12 @@ def train_lines(cfg: LineTrainConfig, out: str | os.PathLike, data_dir=None, dow
     val_rng = np.random.default_rng(cfg.seed + VALIDATION_SEED_OFFSET)
     val_rows = [make_row(val_rng, digits, by_label) for _ in range(cfg.val_rows)]
 
-    model = LineNet(tuple(cfg.widths), cfg.hidden)
+    if cfg.init_from:
+        model = load_line_net(cfg.init_from).train()
+        started_from = torch.load(cfg.init_from, map_location="cpu", weights_only=True).get("info", {})
+        cfg.widths, cfg.hidden = tuple(model_config(model)["widths"]), model_config(model)["hidden"]
+    else:
+        model, started_from = LineNet(tuple(cfg.widths), cfg.hidden), None
     params = sum(p.numel() for p in model.parameters())
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=cfg.lr, total_steps=max(2, cfg.steps), pct_start=0.1)
@@ -131,6 +140,8 @@ def train_lines(cfg: LineTrainConfig, out: str | os.PathLike, data_dir=None, dow
     seconds = time.perf_counter() - start
     info = {"config": {**asdict(cfg), "widths": list(cfg.widths)}, "params": params, "seconds": round(seconds, 1),
             "threads": torch.get_num_threads(), "final_loss": running, "val_exact": val_exact, "history": history}
+    if started_from is not None:
+        info["started_from"] = started_from  # how the weights it went on from were made
     save_weights(model, out, info)
     log(f"validation ({cfg.val_rows} rows of the training generator, seed {cfg.seed + VALIDATION_SEED_OFFSET}): "
         f"{val_exact:.1%} exact; {params} parameters; {seconds:.0f} s")

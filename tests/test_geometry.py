@@ -94,8 +94,16 @@ def test_the_learned_ink_of_a_turned_photo_leaves_out_the_corners_the_turn_uncov
     photo, _, text = ink_pages.make_ink_page_with_text(np.random.default_rng((4242, 72)), train_digits, (640, 480), 2.5)
     assert text == "423860"
     reading = recognizer.read(photo, ReadOptions(ink="learned"))
-    assert any("Turned level" in name for name, _ in reading.stages)
+    assert was_turned(reading)
     assert text in reading.text.split("\n"), reading.text
+
+
+def was_turned(reading) -> bool:
+    """Whether the photo was turned level: every reading has the stage, but only a turn gives it
+    the larger canvas the turned photo needs."""
+    stages = dict(reading.stages)
+    turned = next(image for name, image in stages.items() if "Turned level" in name)
+    return turned.shape != next(iter(stages.values())).shape
 
 
 def _turned_page(text: str, degrees: float, seed: int, digits) -> np.ndarray:
@@ -119,7 +127,7 @@ def test_a_turned_photo_reads_right_as_one_row(recognizer, test_digits, degrees)
     def right_and_sure(readings):
         return sum(r.text == t and r.confidence >= 0.5 for r, t in zip(readings, texts))
     assert right_and_sure(level) > right_and_sure(as_is), [(r.text, r.confidence) for r in level + as_is]
-    assert any("Turned level" in name for name, _ in level[0].stages)
+    assert all(was_turned(r) for r in level) and not any(was_turned(r) for r in as_is)
 
 
 def test_digit_boxes_of_a_turned_photo_lie_over_their_digits(recognizer, test_digits):
