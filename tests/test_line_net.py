@@ -116,6 +116,27 @@ def test_train_lines_runs_and_writes_weights_that_load_safely(tmp_path, data_dir
     assert saved["info"]["config"]["steps"] == 3 and any("val_exact" in line for line in lines)
 
 
+def test_a_second_round_goes_on_from_given_weights_and_keeps_how_they_were_made(tmp_path, data_dir):
+    first = line_training.train_lines(line_training.LineTrainConfig(steps=2, batch_size=4, val_rows=4, widths=(8, 8, 16, 16),
+                                                                     hidden=16, log_every=1),
+                                      tmp_path / "first.pt", data_dir=data_dir, download=False, log=lambda line: None)
+    before = {k: p.detach() for k, p in line_net.load_line_net(first.path).named_parameters()}
+    # The architecture comes from the weights, not from the (default, larger) widths of the config.
+    cfg = line_training.LineTrainConfig(seed=2, steps=2, batch_size=4, val_rows=4, lr=1e-6, log_every=1,
+                                        init_from=str(first.path))
+    second = line_training.train_lines(cfg, tmp_path / "second.pt", data_dir=data_dir, download=False, log=lambda line: None)
+    assert second.params == first.params
+    after = {k: p.detach() for k, p in line_net.load_line_net(second.path).named_parameters()}
+    # Two steps at a learning rate of 1e-6 move no weight far (batch norm's running statistics
+    # move anyway, so they are not compared): it went on from the first round.
+    assert max(float((after[k] - before[k]).abs().max()) for k in before) < 1e-3
+    info = torch.load(second.path, weights_only=True)["info"]
+    assert info["config"]["init_from"] == str(first.path) and info["started_from"]["config"]["steps"] == 2
+    with pytest.raises(FileNotFoundError):
+        line_training.train_lines(line_training.LineTrainConfig(steps=1, init_from=str(tmp_path / "none.pt")),
+                                  tmp_path / "third.pt", data_dir=data_dir, download=False)
+
+
 # ---------------------------------------------------------------- the shipped network
 
 
