@@ -88,6 +88,16 @@ def test_the_doubt_goes_to_the_digit_the_other_reader_saw_and_rows_keep_their_su
     assert np.allclose(capped.sum(1), 0.95 + 9 * 0.005)
 
 
+def test_a_runner_up_over_the_cap_never_overtakes_the_shown_digit():
+    # A row read "34" where the segmenter read "375": the "4" is doubted, but the sequence reader
+    # itself gave 9 nearly as much as 4 (a training-generator photo showed "39" for "34" so).
+    probs = np.zeros((2, 10), np.float32)
+    probs[0, 3], probs[1, 4], probs[1, 9], probs[1, 7] = 0.9, 0.45, 0.3, 0.1
+    capped = sequence.cap_differences(probs, "34", "375")
+    assert sequence.digits_text(capped) == "34"
+    assert sequence.DISAGREE_CAP < capped[1, 4] < 0.3 + 0.01 and np.allclose(capped.sum(1), probs.sum(1))
+
+
 def test_row_crop_frames_the_row_as_training_rows_are_framed():
     blobs = [Blob(100 + 50 * i, 200, 30, 40, np.ones((40, 30), bool)) for i in range(3)]
     x0, y0, x1, y1 = sequence.row_crop(blobs, (480, 640))

@@ -205,7 +205,8 @@ def cap_differences(probs: np.ndarray, text: str, other: str) -> np.ndarray:
     capped. The probability taken from a digit goes first to the digit ``other`` reads in its
     place, then evenly to the other nine, each kept under the cap, so the row still sums as
     before (the doubt is about which digit, not about whether it is one) and the shown digit
-    stays the likeliest."""
+    stays the likeliest (where another digit already has more than the cap, the cap is just
+    above it)."""
     capped = probs.copy()
     if not len(capped):
         return capped
@@ -222,12 +223,14 @@ def cap_differences(probs: np.ndarray, text: str, other: str) -> np.ndarray:
         instead[min(first, len(text) - 1)] = None
     for i, alternative in instead.items():
         k = int(probs[i].argmax())
-        excess = float(capped[i, k] - DISAGREE_CAP)
+        # A runner-up already over DISAGREE_CAP sets the cap just above it: the shown digit stays the likeliest.
+        cap = max(DISAGREE_CAP, float(np.delete(capped[i], k).max()) + 1e-3)
+        excess = float(capped[i, k] - cap)
         if excess <= 0:
             continue
-        capped[i, k] = DISAGREE_CAP
+        capped[i, k] = cap
         # Every other digit stays below the cap, so the shown digit stays the best.
-        room = np.maximum(0.0, DISAGREE_CAP - 1e-3 - capped[i])
+        room = np.maximum(0.0, cap - 1e-3 - capped[i])
         room[k] = 0.0
         if alternative is not None and alternative != k:
             give = min(excess, float(room[alternative]))
