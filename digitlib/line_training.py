@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -108,7 +108,8 @@ def train_lines(cfg: LineTrainConfig, out: str | os.PathLike, data_dir=None, dow
     if cfg.init_from:
         model = load_line_net(cfg.init_from).train()
         started_from = torch.load(cfg.init_from, map_location="cpu", weights_only=True).get("info", {})
-        cfg.widths, cfg.hidden = tuple(model_config(model)["widths"]), model_config(model)["hidden"]
+        architecture = model_config(model)  # recorded as trained, without changing the caller's config
+        cfg = replace(cfg, widths=tuple(architecture["widths"]), hidden=architecture["hidden"])
     else:
         model, started_from = LineNet(tuple(cfg.widths), cfg.hidden), None
     params = sum(p.numel() for p in model.parameters())

@@ -190,15 +190,21 @@ def test_white_on_black_both_ways(recognizer, test_digits):
     assert recognizer.read(255 - page, ReadOptions(polarity="light")).text == "5931"
 
 
-def test_light_paper_on_a_dark_desk_is_read_as_dark_ink(recognizer, test_digits):
-    # Most of the photo is a dark desk, so a guess from the whole photo's brightness takes the paper
-    # for a light stroke; the learned ink stage knows where the strokes are, and they are darker
-    # than the paper around them. (Both ink stages read "10030" in the guessed polarity.)
-    page = paper(test_digits, "3450", height=50, pad=30)
+def paper_on_a_dark_desk(test_digits, text: str) -> np.ndarray:
+    """BGR uint8 (480, 640, 3): a small ``paper`` page of ``text`` in the middle of a dark green desk."""
+    page = paper(test_digits, text, height=50, pad=30)
     desk = np.empty((480, 640, 3), np.uint8)
     desk[:] = (30, 60, 40)
     h, w = page.shape[:2]
     desk[(480 - h) // 2:(480 + h) // 2, (640 - w) // 2:(640 + w) // 2] = page
+    return desk
+
+
+def test_light_paper_on_a_dark_desk_is_read_as_dark_ink(recognizer, test_digits):
+    # Most of the photo is a dark desk, so a guess from the whole photo's brightness takes the paper
+    # for a light stroke; the learned ink stage knows where the strokes are, and they are darker
+    # than the paper around them. (Both ink stages read "10030" in the guessed polarity.)
+    desk = paper_on_a_dark_desk(test_digits, "3450")
     grey = illumination.to_grey(desk)
     assert illumination.detect_polarity(grey, illumination.estimate_background(grey)) == "light"
     reading = recognizer.read(desk)

@@ -106,13 +106,9 @@ def test_mark_box_draws_only_the_outline():
 def test_a_box_added_to_a_photo_of_paper_on_a_dark_desk_is_cut_in_the_polarity_it_was_read_in(recognizer, test_digits):
     # The whole photo's guess takes the light paper for a light stroke; the reading knows better
     # (Reading.polarity, from the learned ink), and a box the user adds is cut as the photo was read.
-    from tests.test_read import paper
+    from tests.test_read import paper_on_a_dark_desk
 
-    page = paper(test_digits, "3450", height=50, pad=30)
-    photo = np.empty((480, 640, 3), np.uint8)
-    photo[:] = (30, 60, 40)
-    h, w = page.shape[:2]
-    photo[(480 - h) // 2:(480 + h) // 2, (640 - w) // 2:(640 + w) // 2] = page
+    photo = paper_on_a_dark_desk(test_digits, "3450")
     reading = recognizer.read(photo)
     assert reading.text == "3450" and reading.polarity == "dark"
     box = tuple(round(v * reading.scale) for v in reading.digits[1].box)
