@@ -10,6 +10,7 @@ import threading
 from .checkpoint import CheckpointError
 from .data import DATA_ENV_VAR, DataUnavailableError
 from .formatting import accuracy
+from .ink_pages import SCENES
 from .model import ARCHITECTURES
 from .presets import FINETUNE, PRESETS, finetune_recipe, preset, recipe
 from .training import AUGMENTATIONS
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--lr", type=float, help="peak learning rate (default 0.003)")
     k.add_argument("--val-pages", type=int, help="validation scenes (default 256)")
     k.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    k.add_argument("--init-from", metavar="WEIGHTS", help="go on training these weights (a second round; give "
+                                                          "another --seed so that the scenes are new)")
+    k.add_argument("--scenes", choices=SCENES, help="the scenes' variety: wide (the default) or first (the scenes "
+                                                    "the first round was trained on)")
     _add_data_args(k)
 
     q = sub.add_parser("train-lines", help="train the sequence reader (CTC) on synthetic rows (seeded, reproducible)")
@@ -326,7 +331,8 @@ def _given(cfg, args: argparse.Namespace, names: tuple[str, ...]):
 def cmd_train_ink(args: argparse.Namespace) -> int:
     from .ink_training import InkTrainConfig, train_ink
 
-    cfg = _given(InkTrainConfig(seed=args.seed), args, ("pages", "steps", "batch_size", "lr", "val_pages", "threads"))
+    cfg = _given(InkTrainConfig(seed=args.seed), args, ("pages", "steps", "batch_size", "lr", "val_pages", "threads",
+                                                              "init_from", "scenes"))
     result = train_ink(cfg, args.out, data_dir=args.data, download=not args.no_download,
                        log=lambda line: print(line, flush=True))
     print(f"done: {result.params} parameters, {result.seconds:.0f} s, validation IoU {result.validation.iou:.3f}, "

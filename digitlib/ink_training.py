@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .data import load_mnist
 from .ink_pages import SCENE_SIZE, make_ink_pages
-from .reading.ink_net import WIDTHS, InkNet, ink_mask, ink_probability, save_weights, to_input
+from .reading.ink_net import WIDTHS, InkNet, ink_mask, ink_probability, load_ink_net, model_widths, save_weights, to_input
 
 VALIDATION_SEED_OFFSET = 1_000_003  # validation scenes come from a stream training never draws from
 EVAL_SIZE, EVAL_UNIT = (640, 480), 2.5  # webcam-sized pages, read by the network at 256x192
@@ -41,6 +41,10 @@ class InkTrainConfig:
     scene_size: int = SCENE_SIZE
     threads: int | None = None  # torch threads; None leaves torch's default
     log_every: int = 50
+    # Weights to go on from (a second round on fresh scenes, ``seed`` apart from the first's);
+    # their widths replace ``widths``. "": start from scratch.
+    init_from: str = ""
+    scenes: str = "wide"  # the scenes' variety (``ink_pages.SCENES``); "first": those of the first round
 
 
 @dataclass
@@ -101,13 +105,22 @@ def train_ink(cfg: InkTrainConfig, out: str | os.PathLike, data_dir=None, downlo
     torch.manual_seed(cfg.seed)
     digits = load_mnist(train=True, root=data_dir, download=download)
     size = (cfg.scene_size, cfg.scene_size)
-    images, targets = make_ink_pages(cfg.pages, cfg.seed, digits, size)
-    val_images, val_targets = make_ink_pages(cfg.val_pages, cfg.seed + VALIDATION_SEED_OFFSET, digits, size)
+    images, targets = make_ink_pages(cfg.pages, cfg.seed, digits, size, scenes=cfg.scenes)
+    val_images, val_targets = make_ink_pages(cfg.val_pages, cfg.seed + VALIDATION_SEED_OFFSET, digits, size,
+                                             scenes=cfg.scenes)
     render_seconds = time.perf_counter() - start
     log(f"rendered {cfg.pages} training and {cfg.val_pages} validation scenes "
         f"({cfg.scene_size}x{cfg.scene_size}, {targets.mean():.1%} ink) in {render_seconds:.0f} s")
 
-    model = InkNet(tuple(cfg.widths))
+    if cfg.init_from:
+        model = load_ink_net(cfg.init_from)
+        started_from = torch.load(cfg.init_from, map_location="cpu", weights_only=True).get("info", {})
+        cfg = replace(cfg, widths=model_widths(model))  # recorded as trained, without changing the caller's config
+        before = mask_scores(predict_masks(model, val_images), val_targets)
+        started_from["validation_here"] = asdict(before)  # on this round's validation scenes, before it
+        log(f"the weights gone on from, on these validation scenes: IoU {before.iou:.3f}  F1 {before.f1:.3f}")
+    else:
+        model, started_from = InkNet(tuple(cfg.widths)), None
     params = sum(p.numel() for p in model.parameters())
     optimiser = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=cfg.lr, total_steps=max(2, cfg.steps), pct_start=0.15)
@@ -134,6 +147,8 @@ def train_ink(cfg: InkTrainConfig, out: str | os.PathLike, data_dir=None, downlo
     info = {"config": {**asdict(cfg), "widths": list(cfg.widths)}, "params": params, "seconds": round(seconds, 1),
             "render_seconds": round(render_seconds, 1), "threads": torch.get_num_threads(),
             "final_loss": running, "validation": asdict(validation)}
+    if started_from is not None:
+        info["started_from"] = started_from  # how the weights it went on from were made
     save_weights(model, out, info)
     return InkTrainResult(Path(out), params, seconds, render_seconds, running, validation)
 

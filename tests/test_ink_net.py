@@ -117,6 +117,21 @@ def test_same_seed_gives_the_same_scenes(train_digits):
     assert first[0].shape == (3, ink_pages.SCENE_SIZE, ink_pages.SCENE_SIZE, 3) and first[1].dtype == bool
 
 
+def test_the_first_rounds_scenes_are_drawn_as_they_were(train_digits):
+    # The ink network's first round trained on scenes without mottled desks, textured paper or a
+    # lamp's light: ``scenes="first"`` draws them pixel for pixel as then (the digest was taken
+    # from the module as it was), so that round can be trained again before the second.
+    import hashlib
+
+    images, targets = ink_pages.make_ink_pages(3, 0, train_digits, scenes="first")
+    digest = hashlib.sha256(images.tobytes() + targets.tobytes()).hexdigest()
+    assert digest == "6a8fd5f55be02561d91a736781fe756f6a5522d8f8a6fbda97445e82406a420c"
+    wide = ink_pages.make_ink_pages(3, 0, train_digits)
+    assert not np.array_equal(wide[0], images)
+    with pytest.raises(ValueError, match="scenes must be"):
+        ink_pages.make_ink_page(np.random.default_rng(0), train_digits, scenes="narrow")
+
+
 def test_a_page_names_its_digits_only_when_all_of_them_are_in_view(train_digits):
     # The number is written on a sheet turned and warped into the view, so some pages cut a digit
     # off at the view's border or the sheet's edge: no reader could give their text.
@@ -151,6 +166,29 @@ def test_train_ink_runs_end_to_end_and_is_reproducible(tmp_path, data_dir):
     assert a["info"]["config"]["seed"] == 3 and a["info"]["params"] == first.params
     model = ink_net.load_ink_net(first.path)
     assert ink_net.ink_probability(np.full((50, 70), 200, np.uint8), model)[0].shape == (50, 70)
+
+
+def test_a_second_round_goes_on_from_given_weights(tmp_path, data_dir):
+    small = dict(pages=8, batch_size=2, val_pages=2, scene_size=64, threads=1, log_every=1)
+    first = ink_training.train_ink(ink_training.InkTrainConfig(seed=3, steps=2, widths=(4, 8, 8, 8, 8), **small),
+                                   tmp_path / "first.pt", data_dir=data_dir, download=False, log=lambda line: None)
+    before = {k: p.detach() for k, p in ink_net.load_ink_net(first.path).named_parameters()}
+    # The widths come from the weights, not from the (default, larger) widths of the config.
+    lines: list[str] = []
+    cfg = ink_training.InkTrainConfig(seed=4, steps=2, lr=1e-6, init_from=str(first.path), **small)
+    second = ink_training.train_ink(cfg, tmp_path / "second.pt", data_dir=data_dir, download=False, log=lines.append)
+    assert second.params == first.params and cfg.widths == ink_net.WIDTHS  # the caller's config is left alone
+    after = {k: p.detach() for k, p in ink_net.load_ink_net(second.path).named_parameters()}
+    # Two steps at a learning rate of 1e-6 move no weight far: it went on from the first round.
+    assert max(float((after[k] - before[k]).abs().max()) for k in before) < 1e-3
+    info = torch.load(second.path, weights_only=True)["info"]
+    assert info["config"]["init_from"] == str(first.path) and info["config"]["widths"] == [4, 8, 8, 8, 8]
+    assert info["started_from"]["config"]["seed"] == 3 and 0.0 <= info["started_from"]["validation_here"]["iou"] <= 1.0
+    assert any(line.startswith("the weights gone on from") for line in lines)
+    with pytest.raises(FileNotFoundError):
+        ink_training.train_ink(ink_training.InkTrainConfig(steps=1, pages=2, val_pages=1, scene_size=64,
+                                                           init_from=str(tmp_path / "none.pt")),
+                               tmp_path / "third.pt", data_dir=data_dir, download=False, log=lambda line: None)
 
 
 def test_learned_ink_is_a_stage_of_the_reading_and_the_threshold_path_stays_selectable(recognizer):

@@ -48,8 +48,9 @@ def test_a_sideways_photo_reads_once_turned(recognizer, samples_dir):
 
 
 def test_a_dropped_digit_added_back_from_its_box(recognizer, photo_3450):
-    # Digits under 130 px are ignored: the 0 (125 px tall) is dropped, as a reader might drop it.
-    dropped = recognizer.read(photo_3450, ReadOptions(ink="threshold", min_digit_height=130))
+    # Digits under 130 px are ignored: the 0 (125 px tall) is dropped, as a reader might drop it. (The
+    # segmenter alone: the sequence reader reads the row whole and may see the cut-off 0 at its edge.)
+    dropped = recognizer.read(photo_3450, ReadOptions(ink="threshold", min_digit_height=130, reader="segmenter"))
     assert dropped.text == "345"
     # The reader noticed a digit-sized mark it left out: the suggested box starts on it, the 5's size.
     assert any("was left out" in w for w in dropped.warnings) and len(dropped.left_out) == 1
