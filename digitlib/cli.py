@@ -331,8 +331,8 @@ def _given(cfg, args: argparse.Namespace, names: tuple[str, ...]):
 def cmd_train_ink(args: argparse.Namespace) -> int:
     from .ink_training import InkTrainConfig, train_ink
 
-    cfg = _given(InkTrainConfig(seed=args.seed), args, ("pages", "steps", "batch_size", "lr", "val_pages", "threads",
-                                                              "init_from", "scenes"))
+    cfg = _given(InkTrainConfig(seed=args.seed), args,
+                 ("pages", "steps", "batch_size", "lr", "val_pages", "threads", "init_from", "scenes"))
     result = train_ink(cfg, args.out, data_dir=args.data, download=not args.no_download,
                        log=lambda line: print(line, flush=True))
     print(f"done: {result.params} parameters, {result.seconds:.0f} s, validation IoU {result.validation.iou:.3f}, "

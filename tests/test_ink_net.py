@@ -191,6 +191,24 @@ def test_a_second_round_goes_on_from_given_weights(tmp_path, data_dir):
                                tmp_path / "third.pt", data_dir=data_dir, download=False, log=lambda line: None)
 
 
+def test_the_command_line_trains_a_round_on_the_scenes_it_is_given(tmp_path, data_dir, capsys):
+    from digitlib.cli import main
+
+    first = ink_training.train_ink(ink_training.InkTrainConfig(seed=3, pages=4, steps=1, batch_size=2, val_pages=1,
+                                                               scene_size=64, widths=(4, 8, 8, 8, 8), threads=1),
+                                   tmp_path / "first.pt", data_dir=data_dir, download=False, log=lambda line: None)
+    out = tmp_path / "second.pt"
+    assert main(["train-ink", "--init-from", str(first.path), "--scenes", "first", "--seed", "4", "--pages", "4",
+                 "--steps", "1", "--batch-size", "2", "--val-pages", "1", "--threads", "1", "--out", str(out),
+                 "--data", str(data_dir), "--no-download"]) == 0
+    config = torch.load(out, weights_only=True)["info"]["config"]
+    assert (config["scenes"], config["init_from"], config["seed"]) == ("first", str(first.path), 4)
+    assert "saved" in capsys.readouterr().out
+    # A variety that does not exist is refused before anything is drawn.
+    with pytest.raises(SystemExit):
+        main(["train-ink", "--scenes", "narrow"])
+
+
 def test_learned_ink_is_a_stage_of_the_reading_and_the_threshold_path_stays_selectable(recognizer):
     from digitlib.reading.result import ReadOptions
     from tests.support import read_sample_labels
