@@ -10,7 +10,6 @@ import threading
 from .checkpoint import CheckpointError
 from .data import DATA_ENV_VAR, DataUnavailableError
 from .formatting import accuracy
-from .ink_pages import SCENES
 from .model import ARCHITECTURES
 from .presets import FINETUNE, PRESETS, finetune_recipe, preset, recipe
 from .training import AUGMENTATIONS
@@ -78,15 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "the shipped one is digitlib/weights/ink_net.pt)")
     k.add_argument("--seed", type=int, default=0)
     k.add_argument("--pages", type=int, help="training scenes to render (default 16000)")
-    k.add_argument("--steps", type=int, help="training steps (default 6000)")
+    k.add_argument("--steps", type=int, help="training steps (default 5500)")
     k.add_argument("--batch-size", type=int, help="scenes per step (default 16)")
     k.add_argument("--lr", type=float, help="peak learning rate (default 0.003)")
     k.add_argument("--val-pages", type=int, help="validation scenes (default 256)")
     k.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     k.add_argument("--init-from", metavar="WEIGHTS", help="go on training these weights (a second round; give "
                                                           "another --seed so that the scenes are new)")
-    k.add_argument("--scenes", choices=SCENES, help="the scenes' variety: wide (the default) or first (the scenes "
-                                                    "the first round was trained on)")
     _add_data_args(k)
 
     q = sub.add_parser("train-lines", help="train the sequence reader (CTC) on synthetic rows (seeded, reproducible)")
@@ -332,7 +329,7 @@ def cmd_train_ink(args: argparse.Namespace) -> int:
     from .ink_training import InkTrainConfig, train_ink
 
     cfg = _given(InkTrainConfig(seed=args.seed), args,
-                 ("pages", "steps", "batch_size", "lr", "val_pages", "threads", "init_from", "scenes"))
+                 ("pages", "steps", "batch_size", "lr", "val_pages", "threads", "init_from"))
     result = train_ink(cfg, args.out, data_dir=args.data, download=not args.no_download,
                        log=lambda line: print(line, flush=True))
     print(f"done: {result.params} parameters, {result.seconds:.0f} s, validation IoU {result.validation.iou:.3f}, "

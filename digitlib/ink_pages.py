@@ -3,9 +3,9 @@
 A scene is what ``reading.ink_net`` sees: a view already brought to the network's
 working scale (digits about 8-64 px tall), of a sheet of paper with a handwritten
 number on it, under heavy randomisation: paper on a plain, wood, fabric or mottled
-(stone, cork) desk with its edges in view; textured paper; rotation up to +-25
-degrees and perspective; slanted and wavy baselines; ruled, grid and dotted paper
-and wavy security patterns; underlines, boxes and separators (. , - /); pen, marker
+(stone, cork) desk with its edges in view, or a small note with its corners in view;
+textured paper; rotation up to +-25 degrees and perspective; slanted and wavy
+baselines; ruled, grid and dotted paper and wavy security patterns; underlines, boxes and separators (. , - /); pen, marker
 and pencil in several colours; chalk or marker on dark, maybe smudged boards;
 gradients, soft shadows, hard-edged cast shadows (polygons, hands, phones) and a
 lamp's pool of light; low resolution, blur, noise, colour casts and JPEG.
@@ -30,10 +30,7 @@ from .synth import digit_coverage, ink_onto, paste_max, scale_glyph, separator_g
 SCENE_SIZE = 128  # px, square: training views at the network's working scale
 DIGIT_HEIGHT = (8.0, 64.0)  # px at the working scale, drawn log-uniformly
 INK_LEVEL = 0.5  # coverage above which a pixel is digit ink in the target
-#: The scenes' variety: "wide" (mottled desks, textured paper and boards, a lamp's pool of light:
-#: the ink network's second round) or "first" (the scenes its first round was trained on, drawn
-#: exactly as they were, so that round can be made again).
-SCENES = ("wide", "first")
+NOTE_SHARE = 0.2  # scenes of a small sheet around the number, every corner near the view
 
 # BGR pen colours on paper: black, blue, dark blue, red, green, purple, graphite.
 PEN_COLOURS = ((25, 25, 25), (150, 60, 25), (100, 35, 20), (40, 40, 170), (50, 120, 40), (120, 40, 100), (80, 80, 80))
@@ -182,23 +179,22 @@ def mottle(shape: tuple[int, int], unit: float, rng: np.random.Generator) -> np.
     return np.tanh(rng.uniform(1, 4) * noise)
 
 
-def desk(shape: tuple[int, int], unit: float, rng: np.random.Generator, wide: bool = True) -> np.ndarray:
-    """float32 (H, W, 3) BGR desk: a plain, wood-grained, fabric or (``wide``) mottled surface of a random colour."""
+def desk(shape: tuple[int, int], unit: float, rng: np.random.Generator) -> np.ndarray:
+    """float32 (H, W, 3) BGR desk: a plain, wood-grained, fabric or mottled surface of a random colour."""
     h, w = shape
     colour = rng.uniform(20, 235, 3).astype(np.float32)
     surface = np.ones(shape, np.float32)
     kind = rng.random()
-    wood, fabric, mottled = (0.3, 0.5, 0.75) if wide else (0.4, 0.7, 0.7)
-    if kind < wood:  # wood: stripes of noise, turned to a random direction
+    if kind < 0.3:  # wood: stripes of noise, turned to a random direction
         stripes = cv2.resize(rng.standard_normal((int(rng.integers(20, 80)), 3)).astype(np.float32), (3 * w, 3 * h))
         turn = cv2.getRotationMatrix2D((1.5 * w, 1.5 * h), rng.uniform(0, 180), 1.0)
         surface += 0.12 * cv2.warpAffine(stripes, turn, (3 * w, 3 * h))[h : 2 * h, w : 2 * w]
-    elif kind < fabric:  # fabric: fine texture
+    elif kind < 0.5:  # fabric: fine texture
         surface += 0.1 * rng.standard_normal(shape).astype(np.float32) + 0.08 * smooth_noise(shape, 6 * unit, rng)
-    elif kind < mottled:  # stone, cork, carpet: blotches with edges, strong or faint
+    elif kind < 0.75:  # stone, cork, carpet: blotches with edges, strong or faint
         surface += rng.uniform(0.1, 0.45) * mottle(shape, unit, rng)
     surface += 0.05 * smooth_noise(shape, rng.uniform(20, 80) * unit, rng)
-    return (np.clip(surface, 0.05, None) if wide else surface)[:, :, None] * colour
+    return np.clip(surface, 0.05, None)[:, :, None] * colour
 
 
 def random_polygon(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -231,9 +227,9 @@ def random_polygon(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarr
     return np.round(np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)).astype(np.int32)
 
 
-def lighting(shape: tuple[int, int], unit: float, rng: np.random.Generator, wide: bool = True) -> np.ndarray:
-    """float32 (H, W) light factor: a gradient, maybe a soft shadow, maybe (``wide``) a lamp's pool
-    of light, maybe hard-edged cast shadows."""
+def lighting(shape: tuple[int, int], unit: float, rng: np.random.Generator) -> np.ndarray:
+    """float32 (H, W) light factor: a gradient, maybe a soft shadow, maybe a lamp's pool of light,
+    maybe hard-edged cast shadows."""
     h, w = shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     angle = rng.uniform(0, 2 * math.pi)
@@ -243,7 +239,7 @@ def lighting(shape: tuple[int, int], unit: float, rng: np.random.Generator, wide
         a = rng.uniform(0, 2 * math.pi)
         side = (xs - rng.uniform(0, w)) * math.cos(a) + (ys - rng.uniform(0, h)) * math.sin(a)
         light *= 1.0 - rng.uniform(0.2, 0.6) / (1.0 + np.exp(-side / (rng.uniform(0.05, 0.3) * max(h, w))))
-    if wide and rng.random() < 0.25:  # a lamp's pool of light or a lens's vignette: dark far from a centre
+    if rng.random() < 0.25:  # a lamp's pool of light or a lens's vignette: dark far from a centre
         cx, cy, reach = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h, rng.uniform(0.3, 0.9) * max(h, w)
         light *= 1.0 - rng.uniform(0.3, 0.85) * np.clip(((xs - cx) ** 2 + (ys - cy) ** 2) / reach ** 2, 0, 1)
     for _ in range(int(rng.random() < 0.45) + int(rng.random() < 0.1)):  # hard-edged cast shadows
@@ -261,27 +257,23 @@ def lighting(shape: tuple[int, int], unit: float, rng: np.random.Generator, wide
 
 
 def make_ink_page(rng: np.random.Generator, digits: MnistSplit, size: tuple[int, int] = (SCENE_SIZE, SCENE_SIZE),
-                  unit: float = 1.0, scenes: str = "wide") -> tuple[np.ndarray, np.ndarray]:
+                  unit: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """One scene of ``size`` (width, height): (BGR uint8 (H, W, 3), digit-ink target bool (H, W)).
 
     unit: the scene's scale against the network's working scale (digit heights,
     line widths, blur); 2.5 makes a 640x480 photo that the network reads at 256x192.
-    scenes: their variety, one of ``SCENES``.
     """
-    photo, target, _ = make_ink_page_with_text(rng, digits, size, unit, scenes)
+    photo, target, _ = make_ink_page_with_text(rng, digits, size, unit)
     return photo, target
 
 
 def make_ink_page_with_text(rng: np.random.Generator, digits: MnistSplit, size: tuple[int, int] = (SCENE_SIZE, SCENE_SIZE),
-                            unit: float = 1.0, scenes: str = "wide") -> tuple[np.ndarray, np.ndarray, str]:
+                            unit: float = 1.0) -> tuple[np.ndarray, np.ndarray, str]:
     """``make_ink_page`` and the digits written on it (rows top to bottom joined by "\n"; "" for none).
 
     The text is None when a digit is not wholly in view (cut by the view's border or off the
     sheet): the target then holds part of it, but no reader could give the digits written.
     """
-    if scenes not in SCENES:
-        raise ValueError(f"scenes must be one of {SCENES}, not {scenes!r}")
-    wide = scenes == "wide"
     w, h = size
     board = rng.random() < 0.12
     digit_h = log_uniform(rng, *DIGIT_HEIGHT) * unit
@@ -300,7 +292,7 @@ def make_ink_page_with_text(rng: np.random.Generator, digits: MnistSplit, size: 
         sheet_colour = rng.uniform(150, 250) * rng.uniform(0.85, 1.0, 3).astype(np.float32)
         ink_colour = np.array(PEN_COLOURS[rng.integers(len(PEN_COLOURS))], np.float32)
     sheet = np.ones((big, big), np.float32) + rng.uniform(0, 0.04) * smooth_noise((big, big), 40 * unit, rng)
-    if wide and rng.random() < (0.6 if board else 0.2):  # recycled paper, card; a board's chalk smudges and wear
+    if rng.random() < (0.6 if board else 0.2):  # recycled paper, card; a board's chalk smudges and wear
         sheet += rng.uniform(0.03, 0.3 if board else 0.12) * mottle((big, big), unit, rng)
     sheet = sheet[:, :, None] * sheet_colour
     pattern = paper_pattern((big, big), digit_h, unit, rng)
@@ -316,14 +308,7 @@ def make_ink_page_with_text(rng: np.random.Generator, digits: MnistSplit, size: 
     sheet = blend(sheet, marks, mark_colour, opacity, board)
     sheet = blend(sheet, digit_cov, ink_colour, opacity, board)
 
-    # Where the sheet ends: beyond the view, or a rectangle with edges in view.
-    extent = np.ones((big, big), np.float32)
-    if rng.random() < 0.4:
-        extent[:] = 0
-        half = rng.uniform(0.3, 0.8, 2) * (w, h)
-        x0, y0 = centre[0] - half[0] - rng.uniform(0, 0.5) * w, centre[1] - half[1] - rng.uniform(0, 0.5) * h
-        x1, y1 = centre[0] + half[0] + rng.uniform(0, 0.5) * w, centre[1] + half[1] + rng.uniform(0, 0.5) * h
-        cv2.rectangle(extent, (round(x0), round(y0)), (round(x1), round(y1)), 1.0, -1)
+    extent = sheet_extent(big, centre, size, digit_h, corners, rng)
 
     # Turn the sheet up to 25 degrees about the number, tilt it in perspective, put it in the view.
     turn = cv2.getRotationMatrix2D(centre, rng.uniform(-25, 25), 1.0)
@@ -334,9 +319,36 @@ def make_ink_page_with_text(rng: np.random.Generator, digits: MnistSplit, size: 
     view = cv2.warpPerspective(sheet, warp, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     on_sheet = cv2.warpPerspective(extent, warp, (w, h), flags=cv2.INTER_LINEAR)
     target = cv2.warpPerspective(shape_cov, warp, (w, h), flags=cv2.INTER_LINEAR) * on_sheet
-    scene = view * on_sheet[:, :, None] + desk((h, w), unit, rng, wide) * (1 - on_sheet[:, :, None])
-    scene = scene * lighting((h, w), unit, rng, wide)[:, :, None]
+    scene = view * on_sheet[:, :, None] + desk((h, w), unit, rng) * (1 - on_sheet[:, :, None])
+    scene = scene * lighting((h, w), unit, rng)[:, :, None]
     return camera(scene, unit, rng), target > INK_LEVEL, text if wholly_in_view(corners, warp, on_sheet) else None
+
+
+def sheet_extent(big: int, centre: tuple[float, float], view: tuple[int, int], digit_h: float, corners: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """float32 (big, big) 1 on the sheet, 0 beyond it, in sheet px (before it is turned into the view).
+
+    Most sheets reach beyond the ``view`` (width, height); some end in a rectangle with edges
+    in view; some (``NOTE_SHARE``) are a note or a slip cut to the number, a margin of 0.3-2.5
+    digit heights (``digit_h`` px) around its digit boxes (``corners``, float32 (D, 4, 2)): their
+    corners are in view, as whenever a camera frames a small sheet, the desk showing as
+    slivers and triangles beside them.
+    """
+    w, h = view
+    extent = np.ones((big, big), np.float32)
+    edges = rng.random()
+    if edges < NOTE_SHARE and len(corners):
+        extent[:] = 0
+        lo, hi = corners.reshape(-1, 2).min(0), corners.reshape(-1, 2).max(0)
+        lo, hi = lo - rng.uniform(0.3, 2.5, 2) * digit_h, hi + rng.uniform(0.3, 2.5, 2) * digit_h
+        cv2.rectangle(extent, (round(lo[0]), round(lo[1])), (round(hi[0]), round(hi[1])), 1.0, -1)
+    elif edges < NOTE_SHARE + 0.4:
+        extent[:] = 0
+        half = rng.uniform(0.3, 0.8, 2) * (w, h)
+        x0, y0 = centre[0] - half[0] - rng.uniform(0, 0.5) * w, centre[1] - half[1] - rng.uniform(0, 0.5) * h
+        x1, y1 = centre[0] + half[0] + rng.uniform(0, 0.5) * w, centre[1] + half[1] + rng.uniform(0, 0.5) * h
+        cv2.rectangle(extent, (round(x0), round(y0)), (round(x1), round(y1)), 1.0, -1)
+    return extent
 
 
 def wholly_in_view(corners: np.ndarray, warp: np.ndarray, on_sheet: np.ndarray) -> bool:
@@ -380,11 +392,11 @@ def camera(scene: np.ndarray, unit: float, rng: np.random.Generator) -> np.ndarr
 
 
 def make_ink_pages(n: int, seed: int, digits: MnistSplit, size: tuple[int, int] = (SCENE_SIZE, SCENE_SIZE),
-                   unit: float = 1.0, scenes: str = "wide") -> tuple[np.ndarray, np.ndarray]:
+                   unit: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """``n`` scenes: (uint8 (n, H, W, 3), bool (n, H, W)); scene i depends only on (seed, i)."""
     w, h = size
     images = np.zeros((n, h, w, 3), np.uint8)
     targets = np.zeros((n, h, w), bool)
     for i in range(n):
-        images[i], targets[i] = make_ink_page(np.random.default_rng((seed, i)), digits, size, unit, scenes)
+        images[i], targets[i] = make_ink_page(np.random.default_rng((seed, i)), digits, size, unit)
     return images, targets

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 
 from .data import load_mnist
 from .ink_pages import SCENE_SIZE, make_ink_pages
-from .reading.ink_net import WIDTHS, InkNet, ink_mask, ink_probability, load_ink_net, model_widths, save_weights, to_input
+from .reading.ink_net import (WIDTHS, InkNet, ink_mask, ink_probability, load_ink_net_and_record, model_widths, save_weights,
+                              to_input)
 
 VALIDATION_SEED_OFFSET = 1_000_003  # validation scenes come from a stream training never draws from
 EVAL_SIZE, EVAL_UNIT = (640, 480), 2.5  # webcam-sized pages, read by the network at 256x192
@@ -31,7 +32,7 @@ EVAL_SIZE, EVAL_UNIT = (640, 480), 2.5  # webcam-sized pages, read by the networ
 class InkTrainConfig:
     seed: int = 0
     pages: int = 16_000  # scenes rendered once, then sampled in batches
-    steps: int = 6_000
+    steps: int = 5_500  # with rendering, under 30 minutes on a 2-core CPU
     batch_size: int = 16
     lr: float = 3e-3  # peak of a one-cycle schedule, AdamW
     weight_decay: float = 1e-4
@@ -44,7 +45,6 @@ class InkTrainConfig:
     # Weights to go on from (a second round on fresh scenes, ``seed`` apart from the first's);
     # their widths replace ``widths``. "": start from scratch.
     init_from: str = ""
-    scenes: str = "wide"  # the scenes' variety (``ink_pages.SCENES``); "first": those of the first round
 
 
 @dataclass
@@ -105,16 +105,14 @@ def train_ink(cfg: InkTrainConfig, out: str | os.PathLike, data_dir=None, downlo
     torch.manual_seed(cfg.seed)
     digits = load_mnist(train=True, root=data_dir, download=download)
     size = (cfg.scene_size, cfg.scene_size)
-    images, targets = make_ink_pages(cfg.pages, cfg.seed, digits, size, scenes=cfg.scenes)
-    val_images, val_targets = make_ink_pages(cfg.val_pages, cfg.seed + VALIDATION_SEED_OFFSET, digits, size,
-                                             scenes=cfg.scenes)
+    images, targets = make_ink_pages(cfg.pages, cfg.seed, digits, size)
+    val_images, val_targets = make_ink_pages(cfg.val_pages, cfg.seed + VALIDATION_SEED_OFFSET, digits, size)
     render_seconds = time.perf_counter() - start
     log(f"rendered {cfg.pages} training and {cfg.val_pages} validation scenes "
         f"({cfg.scene_size}x{cfg.scene_size}, {targets.mean():.1%} ink) in {render_seconds:.0f} s")
 
     if cfg.init_from:
-        model = load_ink_net(cfg.init_from)
-        started_from = torch.load(cfg.init_from, map_location="cpu", weights_only=True).get("info", {})
+        model, started_from = load_ink_net_and_record(cfg.init_from)
         cfg = replace(cfg, widths=model_widths(model))  # recorded as trained, without changing the caller's config
         before = mask_scores(predict_masks(model, val_images), val_targets)
         started_from["validation_here"] = asdict(before)  # on this round's validation scenes, before it

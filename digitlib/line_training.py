@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from .data import load_mnist
 from .line_rows import index_by_label, make_row
-from .reading.line_net import (BLANK, HEIGHT, STRIDE, LineNet, load_line_net, model_config, read_inputs, row_input,
+from .reading.line_net import (BLANK, HEIGHT, STRIDE, LineNet, load_line_net_and_record, model_config, read_inputs, row_input,
                                 save_weights)
 
 VALIDATION_SEED_OFFSET = 1000
@@ -106,8 +106,8 @@ def train_lines(cfg: LineTrainConfig, out: str | os.PathLike, data_dir=None, dow
     val_rows = [make_row(val_rng, digits, by_label) for _ in range(cfg.val_rows)]
 
     if cfg.init_from:
-        model = load_line_net(cfg.init_from).train()
-        started_from = torch.load(cfg.init_from, map_location="cpu", weights_only=True).get("info", {})
+        model, started_from = load_line_net_and_record(cfg.init_from)
+        model.train()
         architecture = model_config(model)  # recorded as trained, without changing the caller's config
         cfg = replace(cfg, widths=tuple(architecture["widths"]), hidden=architecture["hidden"])
     else:

@@ -72,8 +72,9 @@ def left_out_warning(box: tuple[int, int, int, int], digits: list[DigitReading])
 #: this sure: below it a reading is a guess (the app shows no number below it either), and the
 #: network finds digit-like ink in pure noise, at confidences of about 1e-6.
 INK_REPLACE_FROM = 0.10
-#: Where the two ink stages read different numbers, the reading shown was exact 76 times in 204
-#: on those photos (37 %; with the first ink network, 80 in 197): its confidence is capped below that.
+#: Where the two ink stages read different numbers, the reading shown was exact 81 times in 231
+#: on those photos (35 %; with earlier ink networks 76 in 204 and 80 in 197): its confidence is
+#: capped below that.
 INK_DISAGREE_CAP = 0.25
 
 
@@ -119,20 +120,20 @@ def choose_ink(threshold: Reading, learned: Reading) -> Reading:
     lowered for each digit of the learned reading it leaves out (``weighed_threshold_confidence``).
 
     ``ReadOptions(ink="auto")`` reads every photo with both, the learned one first (a photo it
-    finds too many marks in is not read again). On 680 photos from the training generators
-    (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md; measured again on 2026-12-03
-    with the ink network's second round and its wider scenes) that reads 532 exactly (527 with
-    the threshold reading as sure as it is; the threshold stage alone 469; the learned stage
-    alone 535, but it misreads 8 of the 25 sample photos, drawings with a thin pen among them,
-    that this rule reads right), and its readings at 0.9 or more are exact 98.9 % of the time
-    (372 of 376). Reading a photo a second time only where the first reading is under 0.5 would
-    read 532 exactly too, in 203 of 680 photos twice, but at 0.9 or more only 98.0 % exactly (the
-    threshold stage first: 528 and 96.2 %): the other stage is the check that finds the confident
-    mistakes.
+    finds too many marks in is not read again). On 682 photos from the training generators
+    (``python -m digitlib.fusion_fit --choice ink``, BENCHMARKS.md; measured again late on
+    2026-12-03 with the ink network trained in one round on scenes with notes) that reads 508
+    exactly (504 with the threshold reading as sure as it is; the threshold stage alone 446; the
+    learned stage alone 510, but it misreads 10 of the 25 sample photos, drawings with a thin pen
+    among them, that this rule reads right), and its readings at 0.9 or more are exact 98.0 % of
+    the time (342 of 349). Reading a photo a second time only where the first reading is under
+    0.5 would read 508 exactly too, in 228 of 682 photos twice, but at 0.9 or more only 96.0 %
+    exactly (the threshold stage first: 503 and 95.1 %): the other stage is the check that finds
+    the confident mistakes.
 
     Where the two read the same number, its confidence is the geometric mean of theirs (on the
-    training generators' photos, such numbers were exact 456 times in 476; the mean put 376 of
-    them at 0.9 or more, 4 of those wrong). Where their numbers differ, the kept reading's
+    training generators' photos, such numbers were exact 427 times in 451; the mean put 349 of
+    them at 0.9 or more, 7 of those wrong). Where their numbers differ, the kept reading's
     confidence is at most ``INK_DISAGREE_CAP``, and so is each of its digits the other reading
     does not share; a warning names the other reading.
     """

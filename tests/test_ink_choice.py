@@ -75,16 +75,16 @@ def test_a_sure_photo_is_read_by_both_stages_and_stays_sure_where_they_agree(rec
 
 def test_a_confident_mistake_of_one_stage_is_caught_by_the_other(recognizer, train_digits):
     # A training-generator photo (MNIST training digits; a page of ``fusion_fit --choice ink``):
-    # "26773341" written at a slope, most of it in a phone's hard shadow. The threshold stage keeps
-    # only the "41" outside the shadow, sure of it; the ink network reads all eight digits, and
-    # its reading is shown, capped, with the threshold's named.
-    photo, _, text = ink_pages.make_ink_page_with_text(np.random.default_rng((515151, 85)), train_digits, (640, 480), 2.5)
-    assert text == "26773341"
+    # "376281" on blurred grid paper, its last four digits in a hard-edged shadow. The threshold
+    # stage keeps only the "37" outside the shadow, sure of it (0.996); the ink network reads all
+    # six digits, and its reading is shown, capped, with the threshold's named.
+    photo, _, text = ink_pages.make_ink_page_with_text(np.random.default_rng((515151, 307)), train_digits, (640, 480), 2.5)
+    assert text == "376281"
     threshold = recognizer.read(photo, ReadOptions(ink="threshold"))
     assert threshold.text != text and threshold.confidence >= 0.9
     reading = recognizer.read(photo)
     assert reading.text == text and reading.confidence <= INK_DISAGREE_CAP
-    assert any("The two ink stages disagree" in w and "with the threshold it reads 41" in w for w in reading.warnings)
+    assert any("The two ink stages disagree" in w and "with the threshold it reads 37," in w for w in reading.warnings)
 
 
 def test_a_thin_drawing_the_ink_network_misreads_is_read_by_the_threshold_stage(recognizer):

@@ -212,19 +212,45 @@ def test_light_paper_on_a_dark_desk_is_read_as_dark_ink(recognizer, test_digits)
     assert not any("Light strokes" in w for w in reading.warnings)
 
 
+def paper_turned_on_a_desk(test_digits, text: str, desk: tuple[int, int, int], degrees: float, height: int,
+                           pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """A ``paper`` page of ``text`` turned by ``degrees`` in the middle of a 640x480 desk of BGR colour
+    ``desk``: (BGR uint8 (480, 640, 3), bool (480, 640) where the paper lies)."""
+    page = paper(test_digits, text, height=height, pad=pad)
+    h, w = page.shape[:2]
+    photo = np.empty((480, 640, 3), np.uint8)
+    photo[:] = desk
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    turn[:, 2] += (320 - w / 2, 240 - h / 2)
+    cv2.warpAffine(page, turn, (640, 480), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
+    on_paper = cv2.warpAffine(np.ones((h, w), np.uint8), turn, (640, 480)) > 0
+    return photo, on_paper
+
+
 @pytest.mark.parametrize("desk", [(40, 90, 50), (150, 160, 170)])  # BGR: a green desk, a light grey one
 def test_paper_turned_on_a_desk_reads_right(recognizer, test_digits, desk):
     # A sheet turned by 15 degrees: its paper, brighter than the desk, once tipped the polarity guess
     # (both desks read as light ink: "0" and "5208441"); the number is turned level to be read.
-    page = paper(test_digits, "3833742", height=40, pad=40)
-    h, w = page.shape[:2]
-    photo = np.empty((480, 640, 3), np.uint8)
-    photo[:] = desk
-    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 15, 1.0)
-    turn[:, 2] += (320 - w / 2, 240 - h / 2)
-    cv2.warpAffine(page, turn, (640, 480), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
+    photo, _ = paper_turned_on_a_desk(test_digits, "3833742", desk, 15, height=40, pad=40)
     reading = recognizer.read(photo)
     assert reading.text == "3833742" and reading.polarity == "dark"
+
+
+@pytest.mark.parametrize("text, desk, degrees", [("51", (60, 40, 40), 5), ("60", (35, 35, 35), 10),
+                                                 ("87038516", (40, 45, 50), 8)])
+def test_a_note_on_a_dark_desk_reads_right_and_its_corners_are_not_digits(recognizer, test_digits, text, desk,
+                                                                          degrees):
+    # A small note, its margin half a digit high, so that its turned corners and the dark desk's
+    # triangles beside them lie close to the digits. The ink network's second round marked the
+    # corners as ink ("51" read as "31" over "151", "60" as "00"); the network trained on notes
+    # cut to the number does not. The threshold stage takes the desk for the paper and reads
+    # something else, so the reading is shown capped, the other named.
+    photo, on_paper = paper_turned_on_a_desk(test_digits, text, desk, degrees, height=60, pad=30)
+    reading = recognizer.read(photo)
+    assert reading.text == text and reading.polarity == "dark"
+    for digit in reading.digits:
+        x, y, w, h = digit.box
+        assert on_paper[y + h // 2, x + w // 2], digit  # every digit found lies on the paper
 
 
 def test_polarity_of_ink_compares_the_strokes_with_the_paper_around_them():

@@ -89,10 +89,15 @@ def model_widths(model: InkNet) -> tuple[int, ...]:
 
 def load_ink_net(path: str | Path = WEIGHTS) -> InkNet:
     """The network in eval mode, float32, from a file written by ``save_weights``."""
+    return load_ink_net_and_record(path)[0]
+
+
+def load_ink_net_and_record(path: str | Path = WEIGHTS) -> tuple[InkNet, dict]:
+    """``load_ink_net`` and the record the file keeps of how the weights were made (its ``info``; {} if none)."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
     model = InkNet(tuple(payload["widths"]))
     model.load_state_dict(fp32_state(payload["state_dict"]))
-    return model.eval()
+    return model.eval(), payload.get("info", {})
 
 
 @functools.lru_cache(maxsize=2)

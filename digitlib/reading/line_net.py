@@ -79,11 +79,16 @@ def save_weights(model: LineNet, path: str | Path, info: dict) -> None:
 
 def load_line_net(path: str | Path = WEIGHTS) -> LineNet:
     """The LineNet stored at ``path`` (``save_weights``), in eval mode, float32."""
+    return load_line_net_and_record(path)[0]
+
+
+def load_line_net_and_record(path: str | Path = WEIGHTS) -> tuple[LineNet, dict]:
+    """``load_line_net`` and the record the file keeps of how the weights were made (its ``info``; {} if none)."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
     cfg = saved["config"]
     model = LineNet(tuple(cfg["widths"]), int(cfg["hidden"]))
     model.load_state_dict(fp32_state(saved["state"]))
-    return model.eval()
+    return model.eval(), saved.get("info", {})
 
 
 @functools.lru_cache(maxsize=2)
