@@ -5,10 +5,11 @@ working scale (digits about 8-64 px tall), of a sheet of paper with a handwritte
 number on it, under heavy randomisation: paper on a plain, wood, fabric or mottled
 (stone, cork) desk with its edges in view, or a small note with its corners in view;
 textured paper; rotation up to +-25 degrees and perspective; slanted and wavy
-baselines; ruled, grid and dotted paper and wavy security patterns; underlines, boxes and separators (. , - /); pen, marker
-and pencil in several colours; chalk or marker on dark, maybe smudged boards;
-gradients, soft shadows, hard-edged cast shadows (polygons, hands, phones) and a
-lamp's pool of light; low resolution, blur, noise, colour casts and JPEG.
+baselines; ruled, grid and dotted paper and wavy security patterns; underlines,
+boxes and separators (. , - /); pen, marker and pencil in several colours; chalk
+or marker on dark, maybe smudged boards; gradients, soft shadows, hard-edged cast
+shadows (polygons, hands, phones) and a lamp's pool of light; low resolution,
+blur, noise, colour casts and JPEG.
 
 The target is the **digit ink only**: ruled lines, patterns, separators,
 underlines, boxes, shadows and paper edges are all "not ink". The handwriting is

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 
 from .data import load_mnist
 from .ink_pages import SCENE_SIZE, make_ink_pages
-from .reading.ink_net import (WIDTHS, InkNet, ink_mask, ink_probability, load_ink_net_and_record, model_widths, save_weights,
-                              to_input)
+from .reading.ink_net import (WIDTHS, InkNet, ink_mask, ink_probability, load_ink_net_and_record, model_widths,
+                              save_weights, to_input)
 
 VALIDATION_SEED_OFFSET = 1_000_003  # validation scenes come from a stream training never draws from
 EVAL_SIZE, EVAL_UNIT = (640, 480), 2.5  # webcam-sized pages, read by the network at 256x192
@@ -32,7 +32,7 @@ EVAL_SIZE, EVAL_UNIT = (640, 480), 2.5  # webcam-sized pages, read by the networ
 class InkTrainConfig:
     seed: int = 0
     pages: int = 16_000  # scenes rendered once, then sampled in batches
-    steps: int = 5_500  # with rendering, under 30 minutes on a 2-core CPU
+    steps: int = 5_500  # 35 min with rendering on the 2-core CPU of 2026-12-03 (README, the ink network's card)
     batch_size: int = 16
     lr: float = 3e-3  # peak of a one-cycle schedule, AdamW
     weight_decay: float = 1e-4

@@ -21,8 +21,8 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from .data import load_mnist
 from .line_rows import index_by_label, make_row
-from .reading.line_net import (BLANK, HEIGHT, STRIDE, LineNet, load_line_net_and_record, model_config, read_inputs, row_input,
-                                save_weights)
+from .reading.line_net import (BLANK, HEIGHT, STRIDE, LineNet, load_line_net_and_record, model_config, read_inputs,
+                                row_input, save_weights)
 
 VALIDATION_SEED_OFFSET = 1000
 
