@@ -89,8 +89,8 @@ def test_a_confident_mistake_of_one_stage_is_caught_by_the_other(recognizer, tra
 
 def test_a_thin_drawing_the_ink_network_misreads_is_read_by_the_threshold_stage(recognizer):
     # A "7" drawn large with a thin pen: the ink network leaves out its long straight bar (as it
-    # does underlines). Its first rounds read the rest as a "1", sure of it; since its second
-    # round it is not sure of what it reads. The threshold stage's "7" is shown, the other named.
+    # does underlines). Its first rounds read the rest as a "1", sure of it; later weights are not
+    # sure of what they read, or find no digit. The threshold stage's "7" is shown, the other named.
     path = next(s[0] for s in read_sample_labels() if "drawn-single-7-thin" in str(s[0]))
     learned = recognizer.read(path, ReadOptions(ink="learned"))
     assert learned.text != "7" and learned.confidence < 0.5
