@@ -32,6 +32,7 @@ SCENE_SIZE = 128  # px, square: training views at the network's working scale
 DIGIT_HEIGHT = (8.0, 64.0)  # px at the working scale, drawn log-uniformly
 INK_LEVEL = 0.5  # coverage above which a pixel is digit ink in the target
 NOTE_SHARE = 0.2  # scenes of a small sheet around the number, every corner near the view
+RECTANGLE_SHARE = 0.4  # scenes of a larger sheet ending in a rectangle, some of its edges in view
 
 # BGR pen colours on paper: black, blue, dark blue, red, green, purple, graphite.
 PEN_COLOURS = ((25, 25, 25), (150, 60, 25), (100, 35, 20), (40, 40, 170), (50, 120, 40), (120, 40, 100), (80, 80, 80))
@@ -329,26 +330,25 @@ def sheet_extent(big: int, centre: tuple[float, float], view: tuple[int, int], d
                  rng: np.random.Generator) -> np.ndarray:
     """float32 (big, big) 1 on the sheet, 0 beyond it, in sheet px (before it is turned into the view).
 
-    Most sheets reach beyond the ``view`` (width, height); some end in a rectangle with edges
-    in view; some (``NOTE_SHARE``) are a note or a slip cut to the number, a margin of 0.3-2.5
-    digit heights (``digit_h`` px) around its digit boxes (``corners``, float32 (D, 4, 2)): their
-    corners are in view, as whenever a camera frames a small sheet, the desk showing as
-    slivers and triangles beside them.
+    Most sheets reach beyond the ``view`` (width, height); some (``RECTANGLE_SHARE``) end in a
+    rectangle with edges in view; some (``NOTE_SHARE``) are a note or a slip cut to the number,
+    a margin of 0.3-2.5 digit heights (``digit_h`` px) around its digit boxes (``corners``,
+    float32 (D, 4, 2)): their corners are in view, as whenever a camera frames a small sheet,
+    the desk showing as slivers and triangles beside them.
     """
     w, h = view
-    extent = np.ones((big, big), np.float32)
     edges = rng.random()
+    if edges >= NOTE_SHARE + RECTANGLE_SHARE:
+        return np.ones((big, big), np.float32)
     if edges < NOTE_SHARE and len(corners):
-        extent[:] = 0
         lo, hi = corners.reshape(-1, 2).min(0), corners.reshape(-1, 2).max(0)
-        lo, hi = lo - rng.uniform(0.3, 2.5, 2) * digit_h, hi + rng.uniform(0.3, 2.5, 2) * digit_h
-        cv2.rectangle(extent, (round(lo[0]), round(lo[1])), (round(hi[0]), round(hi[1])), 1.0, -1)
-    elif edges < NOTE_SHARE + 0.4:
-        extent[:] = 0
+        (x0, y0), (x1, y1) = lo - rng.uniform(0.3, 2.5, 2) * digit_h, hi + rng.uniform(0.3, 2.5, 2) * digit_h
+    else:  # a rectangle; also where a page with no digits has no number to cut a note to
         half = rng.uniform(0.3, 0.8, 2) * (w, h)
         x0, y0 = centre[0] - half[0] - rng.uniform(0, 0.5) * w, centre[1] - half[1] - rng.uniform(0, 0.5) * h
         x1, y1 = centre[0] + half[0] + rng.uniform(0, 0.5) * w, centre[1] + half[1] + rng.uniform(0, 0.5) * h
-        cv2.rectangle(extent, (round(x0), round(y0)), (round(x1), round(y1)), 1.0, -1)
+    extent = np.zeros((big, big), np.float32)
+    cv2.rectangle(extent, (round(x0), round(y0)), (round(x1), round(y1)), 1.0, -1)
     return extent
 
 
